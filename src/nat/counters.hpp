@@ -1,0 +1,69 @@
+// Per-engine counters: plain integers bumped on the hot path and read at scrape time.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "nat/drop_reason.hpp"
+#include "net/types.hpp"
+
+namespace natgw::nat {
+
+// Translated protocols, as counter indices.
+enum class L4 : std::uint8_t { tcp, udp };
+inline constexpr std::size_t kL4Count = 2;
+inline constexpr std::array<std::string_view, kL4Count> kL4Names = {"tcp", "udp"};
+
+// out: inside to outside; in: return traffic (Azure's metric dimension).
+enum class Direction : std::uint8_t { out, in };
+inline constexpr std::array<std::string_view, 2> kDirectionNames = {"out", "in"};
+
+// SNAT connection count states (Azure: attempted, failed; natgw adds the rest).
+enum class ConnState : std::uint8_t { attempted, failed, established, closed, timed_out };
+inline constexpr std::size_t kConnStateCount = 5;
+inline constexpr std::array<std::string_view, kConnStateCount> kConnStateNames = {
+    "attempted", "failed", "established", "closed", "timed_out"};
+
+struct Counters {
+  std::array<std::array<std::uint64_t, 2>, kL4Count> bytes{};    // [l4][direction]
+  std::array<std::array<std::uint64_t, 2>, kL4Count> packets{};  // [l4][direction]
+  std::array<std::uint64_t, kDropReasonCount> drops{};
+  std::array<std::array<std::uint64_t, kConnStateCount>, kL4Count> connections{};
+  std::array<std::uint64_t, kL4Count> active{};    // gauge: live connections now
+  std::array<std::uint64_t, kL4Count> holddown{};  // gauge: ports in hold-down now
+  std::uint64_t late_rst = 0;                       // late segments answered with RST
+  std::uint64_t icmp_errors_translated = 0;
+
+  [[nodiscard]] std::uint64_t drop(DropReason r) const noexcept {
+    return drops[static_cast<std::size_t>(r)];
+  }
+  [[nodiscard]] std::uint64_t conn(L4 p, ConnState s) const noexcept {
+    return connections[static_cast<std::size_t>(p)][static_cast<std::size_t>(s)];
+  }
+  [[nodiscard]] std::uint64_t total_drops() const noexcept {
+    std::uint64_t t = 0;
+    for (auto d : drops) t += d;
+    return t;
+  }
+  // Sums another engine's counters into this one (workers are summed at scrape time).
+  Counters& operator+=(const Counters& o) noexcept;
+};
+
+inline Counters& Counters::operator+=(const Counters& o) noexcept {
+  for (std::size_t p = 0; p < kL4Count; ++p) {
+    for (std::size_t d = 0; d < 2; ++d) {
+      bytes[p][d] += o.bytes[p][d];
+      packets[p][d] += o.packets[p][d];
+    }
+    for (std::size_t s = 0; s < kConnStateCount; ++s) connections[p][s] += o.connections[p][s];
+    active[p] += o.active[p];
+    holddown[p] += o.holddown[p];
+  }
+  for (std::size_t r = 0; r < kDropReasonCount; ++r) drops[r] += o.drops[r];
+  late_rst += o.late_rst;
+  icmp_errors_translated += o.icmp_errors_translated;
+  return *this;
+}
+
+}  // namespace natgw::nat

@@ -1,0 +1,989 @@
+#include "nat/engine.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace natgw::nat {
+namespace {
+
+constexpr std::uint8_t kPureSyn = net::kTcpSyn;  // SYN without ACK: opens a connection
+
+// Timer wheel: 2^19 buckets of 16 ms cover 8,388 s, more than the longest timer (120 min idle
+// plus 65 s hold-down), so a deadline never aliases onto a bucket that is processed too early.
+constexpr unsigned kTickShift = 4;  // 16 ms ticks
+constexpr std::size_t kWheelBits = 19;
+constexpr std::size_t kWheelSize = std::size_t{1} << kWheelBits;
+constexpr std::uint64_t kWheelSpanMs = std::uint64_t{kWheelSize} << kTickShift;
+constexpr SlotIndex kWheelHead = 0x80000000u;  // wheel_prev of a bucket's first slot: flag|bucket
+// Flows store milliseconds modulo 2^32 and compare them by signed difference, valid within
+// 24 days. A jump of the clock by more than a day (longer than every timer) ends everything.
+constexpr std::uint64_t kFlushAfterMs = 24ull * 3600 * 1000;
+constexpr std::size_t kBatchChunk = 32;
+constexpr int kRandomPortTries = 8;
+
+std::uint32_t to_ms(Duration d) { return static_cast<std::uint32_t>(d.count() / 1'000'000); }
+
+bool before_or_at(std::uint32_t a, std::uint32_t b) noexcept {
+  return static_cast<std::int32_t>(a - b) <= 0;
+}
+std::uint32_t later(std::uint32_t a, std::uint32_t b) noexcept {
+  return static_cast<std::int32_t>(a - b) >= 0 ? a : b;
+}
+std::uint32_t earlier(std::uint32_t a, std::uint32_t b) noexcept {
+  return static_cast<std::int32_t>(a - b) <= 0 ? a : b;
+}
+
+std::uint64_t mix(std::uint64_t a, std::uint64_t b, std::uint64_t seed) noexcept {
+  std::uint64_t h = (a ^ seed) * 0x9E3779B97F4A7C15ull;
+  h ^= (b + 0x632BE59BD9B4E019ull) * 0xC2B2AE3D27D4EB4Full;
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 32;
+  return h;
+}
+
+std::size_t pow2_at_least(std::size_t n) { return std::bit_ceil(std::max<std::size_t>(n, 2)); }
+
+template <class T>
+T* alloc_zeroed(std::size_t n) {
+  // calloc: large tables come as untouched zero pages, so an engine sized for 2 million flows
+  // costs memory only as it fills (see prefault()).
+  void* p = std::calloc(n, sizeof(T));
+  if (p == nullptr) throw std::bad_alloc();
+  return static_cast<T*>(p);
+}
+
+L4 l4_of_proto(std::uint8_t proto) noexcept {
+  return proto == static_cast<std::uint8_t>(net::Proto::udp) ? L4::udp : L4::tcp;
+}
+
+}  // namespace
+
+struct Engine::Dest {
+  std::uint32_t dst_addr;
+  std::uint16_t dst_port;
+  std::uint8_t public_idx;
+  std::uint8_t l4;
+  std::uint16_t live;  // live connections from this public IP to this destination
+  std::uint16_t used;  // live + hold-down: ports taken for this destination
+  std::uint32_t next;  // hash chain, or free list
+  static void check_size() { static_assert(sizeof(Dest) == 16); }
+};
+
+
+// A packet between the prefetch stages and processing.
+struct Engine::Prepared {
+  Packet* pkt;
+  net::PacketView v;
+  net::ParseResult parsed;
+  bool keyed;             // TCP/UDP, unfragmented: hash is valid
+  std::int8_t public_idx; // inbound: index of the destination address, or -1
+  std::uint64_t hash;     // in2out (outbound) or out2in (inbound) key hash
+};
+
+void Engine::FreeDeleter::operator()(void* p) const noexcept { std::free(p); }
+
+Engine::Engine(EngineConfig config) : config_(std::move(config)) {
+  if (config_.public_ips.size() > kMaxPublicIps) {
+    throw std::invalid_argument("at most " + std::to_string(kMaxPublicIps) + " public IPs");
+  }
+  const auto& lim = config_.limits;
+  if (lim.port_min == 0 || lim.port_min > lim.port_max) {
+    throw std::invalid_argument("port range must be 1..65535 with min <= max");
+  }
+  if (lim.max_connections == 0 || lim.max_connections > 64u * 1024 * 1024) {
+    throw std::invalid_argument("max_connections must be 1..67108864");
+  }
+  if (lim.per_destination == 0 || lim.per_destination > 65535) {
+    throw std::invalid_argument("per_destination must be 1..65535");
+  }
+  const auto& t = config_.timers;
+  for (Duration d : {t.tcp_idle, t.tcp_half_open, t.udp_idle, t.holddown_fin, t.holddown_rst,
+                     t.holddown_udp, t.holddown_idle}) {
+    if (d < std::chrono::milliseconds(1) || to_ms(d) + to_ms(t.holddown_idle) >= kWheelSpanMs) {
+      throw std::invalid_argument("timers must be 1 ms .. 8000 s");
+    }
+  }
+  tcp_idle_ms_ = to_ms(t.tcp_idle);
+  half_open_ms_ = to_ms(t.tcp_half_open);
+  udp_idle_ms_ = to_ms(t.udp_idle);
+  hold_fin_ms_ = to_ms(t.holddown_fin);
+  hold_rst_ms_ = to_ms(t.holddown_rst);
+  hold_udp_ms_ = to_ms(t.holddown_udp);
+  hold_idle_ms_ = to_ms(t.holddown_idle);
+  port_range_ = std::uint32_t{lim.port_max} - lim.port_min + 1;
+
+  for (const auto& a : config_.public_ips) {
+    if (public_index(a) >= 0) throw std::invalid_argument("duplicate public IP");
+    pubs_[pub_count_++].addr = a;
+  }
+
+  const std::size_t reserve = lim.holddown_reserve ? lim.holddown_reserve : lim.max_connections / 4;
+  capacity_ = std::size_t{lim.max_connections} + std::max<std::size_t>(reserve, 1);
+  const std::size_t buckets = pow2_at_least(capacity_ + capacity_ / 2);
+  bucket_mask_ = buckets - 1;
+  slots_.reset(alloc_zeroed<Flow>(capacity_ + 1));
+  in2out_.reset(alloc_zeroed<SlotIndex>(buckets));
+  out2in_.reset(alloc_zeroed<SlotIndex>(buckets));
+  // Every destination record is referenced by at least one slot, so it can never run out first.
+  dest_capacity_ = capacity_;
+  const std::size_t dest_buckets = pow2_at_least(dest_capacity_);
+  dest_mask_ = dest_buckets - 1;
+  dests_.reset(alloc_zeroed<Dest>(dest_capacity_ + 1));
+  dest_buckets_.reset(alloc_zeroed<std::uint32_t>(dest_buckets));
+  wheel_.reset(alloc_zeroed<SlotIndex>(kWheelSize));
+
+  rng_state_ = config_.seed;
+  hash_seed_ = mix(config_.seed, 0x6E61746777ull, 0);  // hash keys differ from port choices
+}
+
+Engine::~Engine() = default;
+
+std::size_t Engine::memory_bytes() const noexcept {
+  return (capacity_ + 1) * sizeof(Flow) + 2 * (bucket_mask_ + 1) * sizeof(SlotIndex) +
+         (dest_capacity_ + 1) * sizeof(Dest) + (dest_mask_ + 1) * sizeof(std::uint32_t) +
+         kWheelSize * sizeof(SlotIndex);
+}
+
+void Engine::prefault() noexcept {
+  auto touch = [](void* p, std::size_t bytes) {
+    auto* b = static_cast<volatile std::uint8_t*>(p);
+    for (std::size_t i = 0; i < bytes; i += 4096) b[i] = b[i];
+  };
+  touch(slots_.get(), (capacity_ + 1) * sizeof(Flow));
+  touch(in2out_.get(), (bucket_mask_ + 1) * sizeof(SlotIndex));
+  touch(out2in_.get(), (bucket_mask_ + 1) * sizeof(SlotIndex));
+  touch(dests_.get(), (dest_capacity_ + 1) * sizeof(Dest));
+  touch(dest_buckets_.get(), (dest_mask_ + 1) * sizeof(std::uint32_t));
+  touch(wheel_.get(), kWheelSize * sizeof(SlotIndex));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+std::uint32_t Engine::random32() noexcept {
+  // splitmix64: fast, and a full-period sequence for any seed.
+  std::uint64_t z = (rng_state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return static_cast<std::uint32_t>((z ^ (z >> 31)) >> 32);
+}
+
+bool Engine::in_subnet(net::Ipv4 a) const noexcept {
+  for (const auto& p : config_.subnets) {
+    if (p.contains(a)) return true;
+  }
+  return false;
+}
+
+int Engine::public_index(net::Ipv4 a) const noexcept {
+  for (std::size_t i = 0; i < pub_count_; ++i) {
+    if (pubs_[i].addr == a) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::uint64_t Engine::hash_in(std::uint32_t in_addr, std::uint16_t in_port, std::uint32_t dst,
+                              std::uint16_t dport, L4 l4) const noexcept {
+  return mix((std::uint64_t{in_addr} << 32) | dst,
+             (std::uint64_t{in_port} << 24) | (std::uint64_t{dport} << 8) |
+                 static_cast<std::uint64_t>(l4),
+             hash_seed_);
+}
+
+std::uint64_t Engine::hash_out(std::size_t idx, std::uint16_t pub_port, std::uint32_t dst,
+                               std::uint16_t dport, L4 l4) const noexcept {
+  return mix((std::uint64_t{pub_port} << 32) | dst,
+             (std::uint64_t{idx} << 32) | (std::uint64_t{dport} << 8) |
+                 static_cast<std::uint64_t>(l4) | 0x100000000000ull,
+             hash_seed_);
+}
+
+SlotIndex Engine::find_in(std::uint64_t h, std::uint32_t in_addr, std::uint16_t in_port,
+                          std::uint32_t dst, std::uint16_t dport, L4 l4) const noexcept {
+  for (SlotIndex s = in2out_[h & bucket_mask_]; s != kNoSlot; s = slots_[s].next_in2out) {
+    const Flow& f = slots_[s];
+    if (f.inside_addr == in_addr && f.inside_port == in_port && f.dst_addr == dst &&
+        f.dst_port == dport && l4_of(f.state()) == l4) {
+      return s;
+    }
+  }
+  return kNoSlot;
+}
+
+SlotIndex Engine::find_out(std::uint64_t h, std::size_t idx, std::uint16_t pub_port,
+                           std::uint32_t dst, std::uint16_t dport, L4 l4) const noexcept {
+  for (SlotIndex s = out2in_[h & bucket_mask_]; s != kNoSlot; s = slots_[s].next_out2in) {
+    const Flow& f = slots_[s];
+    if (f.public_port == pub_port && f.dst_addr == dst && f.dst_port == dport &&
+        f.public_idx == idx && l4_of(f.state()) == l4) {
+      return s;
+    }
+  }
+  return kNoSlot;
+}
+
+void Engine::link_in2out(SlotIndex s) noexcept {
+  Flow& f = slots_[s];
+  SlotIndex& head = in2out_[hash_in(f.inside_addr, f.inside_port, f.dst_addr, f.dst_port,
+                                    l4_of(f.state())) &
+                            bucket_mask_];
+  f.next_in2out = head;
+  head = s;
+  f.set_in2out_linked(true);
+}
+
+void Engine::unlink_in2out(SlotIndex s) noexcept {
+  Flow& f = slots_[s];
+  if (!f.in2out_linked()) return;
+  SlotIndex* p = &in2out_[hash_in(f.inside_addr, f.inside_port, f.dst_addr, f.dst_port,
+                                  l4_of(f.state())) &
+                          bucket_mask_];
+  while (*p != s) p = &slots_[*p].next_in2out;
+  *p = f.next_in2out;
+  f.next_in2out = kNoSlot;
+  f.set_in2out_linked(false);
+}
+
+void Engine::link_out2in(SlotIndex s) noexcept {
+  Flow& f = slots_[s];
+  SlotIndex& head = out2in_[hash_out(f.public_idx, f.public_port, f.dst_addr, f.dst_port,
+                                     l4_of(f.state())) &
+                            bucket_mask_];
+  f.next_out2in = head;
+  head = s;
+}
+
+void Engine::unlink_out2in(SlotIndex s) noexcept {
+  Flow& f = slots_[s];
+  SlotIndex* p = &out2in_[hash_out(f.public_idx, f.public_port, f.dst_addr, f.dst_port,
+                                   l4_of(f.state())) &
+                          bucket_mask_];
+  while (*p != s) p = &slots_[*p].next_out2in;
+  *p = f.next_out2in;
+  f.next_out2in = kNoSlot;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers
+
+std::uint32_t Engine::deadline(const Flow& f) const noexcept {
+  switch (f.state()) {
+    case FlowState::tcp_syn_sent:
+    case FlowState::tcp_syn_acked:
+      return later(f.last_out, f.last_in) + half_open_ms_;
+    case FlowState::tcp_established:
+    case FlowState::tcp_fin_out:
+    case FlowState::tcp_fin_in:
+      return later(f.last_out, f.last_in) + tcp_idle_ms_;
+    case FlowState::tcp_closed:
+      return f.last_out + hold_fin_ms_;
+    case FlowState::tcp_reset:
+      return f.last_out + hold_rst_ms_;
+    case FlowState::tcp_expired:
+      return f.last_out + hold_idle_ms_;
+    case FlowState::udp_new:
+    case FlowState::udp_replied:
+      // Each direction must have been heard from within the idle timeout (nat/README.md).
+      return earlier(f.last_out, f.last_in) + udp_idle_ms_;
+    case FlowState::udp_expired:
+      return f.last_out + hold_udp_ms_;
+    case FlowState::free:
+      break;
+  }
+  return f.last_out;
+}
+
+bool Engine::due(const Flow& f) const noexcept { return before_or_at(deadline(f), now32_); }
+
+Time Engine::to_time(std::uint32_t ms) const noexcept {
+  const auto back = static_cast<std::int32_t>(now32_ - ms);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(now_ms_) - back);
+}
+
+void Engine::wheel_insert(SlotIndex s) noexcept {
+  Flow& f = slots_[s];
+  const std::size_t b = (deadline(f) >> kTickShift) & (kWheelSize - 1);
+  f.wheel_next = wheel_[b];
+  f.wheel_prev = kWheelHead | static_cast<SlotIndex>(b);
+  if (f.wheel_next != kNoSlot) slots_[f.wheel_next].wheel_prev = s;
+  wheel_[b] = s;
+}
+
+void Engine::wheel_unlink(SlotIndex s) noexcept {
+  Flow& f = slots_[s];
+  if (f.wheel_prev == kNoSlot) return;  // not on the wheel
+  if (f.wheel_prev & kWheelHead) {
+    wheel_[f.wheel_prev & ~kWheelHead] = f.wheel_next;
+  } else {
+    slots_[f.wheel_prev].wheel_next = f.wheel_next;
+  }
+  if (f.wheel_next != kNoSlot) slots_[f.wheel_next].wheel_prev = f.wheel_prev;
+  f.wheel_prev = f.wheel_next = kNoSlot;
+}
+
+// A slot sits in the bucket of the deadline it had when inserted. Refreshes only move a
+// deadline later, so the packet path never touches the wheel; a slot found early is simply
+// re-inserted at its current deadline. State changes that bring a deadline forward re-insert.
+void Engine::wheel_process(std::uint64_t tick) noexcept {
+  const std::size_t b = tick & (kWheelSize - 1);
+  SlotIndex s = wheel_[b];
+  wheel_[b] = kNoSlot;
+  while (s != kNoSlot) {
+    Flow& f = slots_[s];
+    const SlotIndex next = f.wheel_next;
+    f.wheel_prev = f.wheel_next = kNoSlot;
+    if (!expire_if_due(s)) wheel_insert(s);
+    s = next;
+  }
+}
+
+void Engine::set_now(Time now) noexcept {
+  const auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now).count(), 0));
+  if (!started_) {
+    started_ = true;
+    now_ms_ = ms;
+    now32_ = static_cast<std::uint32_t>(ms);
+    next_tick_ = ms >> kTickShift;
+    return;
+  }
+  if (ms <= now_ms_) return;  // the clock is monotonic; an earlier `now` changes nothing
+  const std::uint64_t jump = ms - now_ms_;
+  now_ms_ = ms;
+  now32_ = static_cast<std::uint32_t>(ms);
+  if (jump > kFlushAfterMs) {
+    flush_all();
+    next_tick_ = ms >> kTickShift;
+    return;
+  }
+  const std::uint64_t target = ms >> kTickShift;
+  std::uint64_t from = next_tick_;
+  if (target - from > kWheelSize) from = target - kWheelSize;  // each bucket once is enough
+  for (std::uint64_t t = from; t < target; ++t) wheel_process(t);
+  next_tick_ = target;
+}
+
+void Engine::advance(Time now) noexcept { set_now(now); }
+
+// Processes the bucket of the current, unfinished tick: only needed when a limit is reached,
+// so that a port whose hold-down ended a few milliseconds ago is found free. At most once per
+// millisecond.
+void Engine::sweep_current_tick() noexcept {
+  if (last_sweep_ms_ == now_ms_) return;
+  last_sweep_ms_ = now_ms_;
+  wheel_process(now_ms_ >> kTickShift);
+}
+
+void Engine::flush_all() noexcept {
+  for (std::size_t b = 0; b < kWheelSize; ++b) {
+    SlotIndex s = wheel_[b];
+    wheel_[b] = kNoSlot;
+    while (s != kNoSlot) {
+      Flow& f = slots_[s];
+      const SlotIndex next = f.wheel_next;
+      f.wheel_prev = f.wheel_next = kNoSlot;
+      if (is_live(f.state())) {
+        // Ended by its idle timer long ago; its hold-down is over too.
+        const L4 l4 = l4_of(f.state());
+        end_connection(s, is_udp(f.state()) ? FlowState::udp_expired : FlowState::tcp_expired,
+                       ConnState::timed_out, f.last_out);
+        (void)l4;
+      }
+      release(s);
+      s = next;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection lifecycle
+
+Engine::Dest* Engine::find_dest(std::size_t idx, std::uint32_t dst, std::uint16_t dport,
+                                L4 l4) const noexcept {
+  const std::uint64_t h = mix(dst, (std::uint64_t{dport} << 16) | (idx << 8) |
+                                       static_cast<std::uint64_t>(l4), hash_seed_);
+  for (std::uint32_t d = dest_buckets_[h & dest_mask_]; d != 0; d = dests_[d].next) {
+    Dest& r = dests_[d];
+    if (r.dst_addr == dst && r.dst_port == dport && r.public_idx == idx &&
+        r.l4 == static_cast<std::uint8_t>(l4)) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+Engine::Dest* Engine::find_or_add_dest(std::size_t idx, std::uint32_t dst, std::uint16_t dport,
+                                       L4 l4) noexcept {
+  if (Dest* r = find_dest(idx, dst, dport, l4)) return r;
+  std::uint32_t d = free_dests_;
+  if (d != 0) {
+    free_dests_ = dests_[d].next;
+  } else {
+    d = static_cast<std::uint32_t>(dest_hwm_++);  // cannot pass dest_capacity_: see constructor
+  }
+  const std::uint64_t h = mix(dst, (std::uint64_t{dport} << 16) | (idx << 8) |
+                                       static_cast<std::uint64_t>(l4), hash_seed_);
+  Dest& r = dests_[d];
+  r = Dest{dst, dport, static_cast<std::uint8_t>(idx), static_cast<std::uint8_t>(l4), 0, 0,
+           dest_buckets_[h & dest_mask_]};
+  dest_buckets_[h & dest_mask_] = d;
+  return &r;
+}
+
+void Engine::dest_release(std::size_t idx, std::uint32_t dst, std::uint16_t dport, L4 l4,
+                          bool was_live) noexcept {
+  const std::uint64_t h = mix(dst, (std::uint64_t{dport} << 16) | (idx << 8) |
+                                       static_cast<std::uint64_t>(l4), hash_seed_);
+  std::uint32_t* p = &dest_buckets_[h & dest_mask_];
+  while (*p != 0) {
+    Dest& r = dests_[*p];
+    if (r.dst_addr == dst && r.dst_port == dport && r.public_idx == idx &&
+        r.l4 == static_cast<std::uint8_t>(l4)) {
+      if (was_live) --r.live;
+      if (--r.used == 0) {
+        const std::uint32_t d = *p;
+        *p = r.next;
+        r.next = free_dests_;
+        free_dests_ = d;
+      }
+      return;
+    }
+    p = &r.next;
+  }
+}
+
+// A live connection ends: it stops counting as live and its port enters hold-down from `since`.
+void Engine::end_connection(SlotIndex s, FlowState holddown_state, ConnState how,
+                            std::uint32_t since) noexcept {
+  Flow& f = slots_[s];
+  const L4 l4 = l4_of(f.state());
+  const auto p = static_cast<std::size_t>(l4);
+  --counters_.active[p];
+  --live_total_;
+  ++counters_.connections[p][static_cast<std::size_t>(how)];
+  ++counters_.holddown[p];
+  PublicIp& pub = pubs_[f.public_idx];
+  --pub.live[p];
+  ++pub.holddown[p];
+  if (Dest* d = find_dest(f.public_idx, f.dst_addr, f.dst_port, l4)) --d->live;
+  f.set_state(holddown_state);
+  f.last_out = f.last_in = since;
+}
+
+void Engine::release(SlotIndex s) noexcept {
+  Flow& f = slots_[s];
+  const FlowState st = f.state();
+  const L4 l4 = l4_of(st);
+  const auto p = static_cast<std::size_t>(l4);
+  const bool live = is_live(st);
+  if (live) {
+    --counters_.active[p];
+    --live_total_;
+    --pubs_[f.public_idx].live[p];
+  } else {
+    --counters_.holddown[p];
+    --pubs_[f.public_idx].holddown[p];
+  }
+  dest_release(f.public_idx, f.dst_addr, f.dst_port, l4, live);
+  unlink_in2out(s);
+  unlink_out2in(s);
+  wheel_unlink(s);
+  f.set_state(FlowState::free);
+  f.next_in2out = free_slots_;
+  free_slots_ = s;
+  --slots_in_use_;
+}
+
+bool Engine::expire_if_due(SlotIndex s) noexcept {
+  Flow& f = slots_[s];
+  bool moved = false;
+  while (due(f)) {
+    const std::uint32_t when = deadline(f);
+    switch (f.state()) {
+      case FlowState::tcp_syn_sent:
+      case FlowState::tcp_syn_acked:
+        // Half-open: the port is free again at once for this destination.
+        ++counters_.connections[static_cast<std::size_t>(L4::tcp)]
+                               [static_cast<std::size_t>(ConnState::timed_out)];
+        release(s);
+        return true;
+      case FlowState::tcp_established:
+      case FlowState::tcp_fin_out:
+      case FlowState::tcp_fin_in:
+        end_connection(s, FlowState::tcp_expired, ConnState::timed_out, when);
+        moved = true;
+        break;
+      case FlowState::udp_new:
+      case FlowState::udp_replied:
+        end_connection(s, FlowState::udp_expired, ConnState::timed_out, when);
+        moved = true;
+        break;
+      default:  // hold-down over
+        release(s);
+        return true;
+    }
+  }
+  if (moved && f.wheel_prev != kNoSlot) {
+    wheel_unlink(s);
+    wheel_insert(s);
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// TCP state (nat/README.md has the diagram)
+
+void Engine::tcp_outbound(SlotIndex s, std::uint8_t flags) noexcept {
+  Flow& f = slots_[s];
+  if (flags & net::kTcpRst) {
+    end_connection(s, FlowState::tcp_reset, ConnState::closed, now32_);
+    wheel_unlink(s);
+    wheel_insert(s);
+    return;
+  }
+  f.last_out = now32_;
+  FlowState st = f.state();
+  if (st == FlowState::tcp_syn_acked && (flags & net::kTcpAck) && !(flags & net::kTcpSyn)) {
+    st = FlowState::tcp_established;
+    ++counters_.connections[static_cast<std::size_t>(L4::tcp)]
+                           [static_cast<std::size_t>(ConnState::established)];
+  }
+  if (flags & net::kTcpFin) {
+    if (st == FlowState::tcp_established) {
+      st = FlowState::tcp_fin_out;
+    } else if (st == FlowState::tcp_fin_in) {
+      f.set_state(st);
+      end_connection(s, FlowState::tcp_closed, ConnState::closed, now32_);
+      wheel_unlink(s);
+      wheel_insert(s);
+      return;
+    }
+  }
+  f.set_state(st);
+}
+
+void Engine::tcp_inbound(SlotIndex s, std::uint8_t flags) noexcept {
+  Flow& f = slots_[s];
+  if (flags & net::kTcpRst) {
+    end_connection(s, FlowState::tcp_reset, ConnState::closed, now32_);
+    wheel_unlink(s);
+    wheel_insert(s);
+    return;
+  }
+  f.last_in = now32_;
+  FlowState st = f.state();
+  if (st == FlowState::tcp_syn_sent && (flags & net::kTcpSyn) && (flags & net::kTcpAck)) {
+    st = FlowState::tcp_syn_acked;
+  }
+  if (flags & net::kTcpFin) {
+    if (st == FlowState::tcp_established) {
+      st = FlowState::tcp_fin_in;
+    } else if (st == FlowState::tcp_fin_out) {
+      end_connection(s, FlowState::tcp_closed, ConnState::closed, now32_);
+      wheel_unlink(s);
+      wheel_insert(s);
+      return;
+    }
+  }
+  f.set_state(st);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The packet path
+
+Verdict Engine::drop(DropReason r) noexcept {
+  ++counters_.drops[static_cast<std::size_t>(r)];
+  return Verdict{Action::drop, r, 0};
+}
+
+Verdict Engine::forward_out(net::PacketView& v, Flow& f, L4 l4) noexcept {
+  const std::uint16_t len = v.total_len;
+  net::set_source(v, pubs_[f.public_idx].addr, f.public_port);
+  net::decrement_ttl(v);
+  const auto p = static_cast<std::size_t>(l4);
+  counters_.bytes[p][0] += len;
+  ++counters_.packets[p][0];
+  return Verdict{Action::forward, DropReason::malformed, len};
+}
+
+Verdict Engine::forward_in(net::PacketView& v, Flow& f, L4 l4) noexcept {
+  const std::uint16_t len = v.total_len;
+  net::set_destination(v, net::Ipv4{f.inside_addr}, f.inside_port);
+  net::decrement_ttl(v);
+  const auto p = static_cast<std::size_t>(l4);
+  counters_.bytes[p][1] += len;
+  ++counters_.packets[p][1];
+  return Verdict{Action::forward, DropReason::malformed, len};
+}
+
+// A segment of a TCP flow that expired idle: answered with an RST to its sender, never
+// forwarded, never used to recreate the flow. An RST is never answered.
+Verdict Engine::late_segment(net::PacketView& v) noexcept {
+  Verdict d = drop(DropReason::flow_expired);
+  if (v.is_tcp() && !(v.tcp_flags & net::kTcpRst)) {
+    ++counters_.late_rst;
+    return Verdict{Action::reply, DropReason::flow_expired, net::write_rst_reply(v)};
+  }
+  return d;
+}
+
+void Engine::prepare(Prepared& p, Packet& pkt, Direction dir) const noexcept {
+  p.pkt = &pkt;
+  p.parsed = net::parse(pkt.data, pkt.len, p.v);
+  p.keyed = false;
+  p.public_idx = -1;
+  if (p.parsed != net::ParseResult::ok) return;
+  const net::PacketView& v = p.v;
+  if (dir == Direction::in) p.public_idx = static_cast<std::int8_t>(public_index(v.dst));
+  if (v.fragment || !(v.is_tcp() || v.is_udp())) return;
+  const L4 l4 = l4_of_proto(v.proto);
+  if (dir == Direction::out) {
+    p.hash = hash_in(v.src.value(), v.sport, v.dst.value(), v.dport, l4);
+    __builtin_prefetch(&in2out_[p.hash & bucket_mask_]);
+  } else {
+    if (p.public_idx < 0) return;
+    p.hash = hash_out(static_cast<std::size_t>(p.public_idx), v.dport, v.src.value(), v.sport, l4);
+    __builtin_prefetch(&out2in_[p.hash & bucket_mask_]);
+  }
+  p.keyed = true;
+}
+
+Verdict Engine::process(Prepared& p, Direction dir) noexcept {
+  if (p.parsed != net::ParseResult::ok) return drop(DropReason::malformed);
+  return dir == Direction::out ? outbound(p) : inbound(p);
+}
+
+Verdict Engine::outbound(Prepared& p) noexcept {
+  net::PacketView& v = p.v;
+  if (!in_subnet(v.src)) return drop(DropReason::source_not_in_subnet);
+  if (v.fragment) return drop(DropReason::fragment);
+  if (v.is_icmp() && v.icmp_error) return outbound_icmp_error(v);
+  if (!p.keyed) return drop(DropReason::unsupported_protocol);
+  if (v.ttl <= 1) return drop(DropReason::ttl_expired);
+  const L4 l4 = l4_of_proto(v.proto);
+  if (l4 == L4::tcp && config_.block_smtp && v.dport == 25) {
+    return drop(DropReason::smtp_blocked);
+  }
+  const bool opens = l4 == L4::udp || (v.tcp_flags & (net::kTcpSyn | net::kTcpAck | net::kTcpRst)) ==
+                                          kPureSyn;
+  SlotIndex s = find_in(p.hash, v.src.value(), v.sport, v.dst.value(), v.dport, l4);
+  if (s != kNoSlot && due(slots_[s]) && expire_if_due(s)) s = kNoSlot;
+  if (s != kNoSlot) {
+    Flow& f = slots_[s];
+    switch (f.state()) {
+      case FlowState::tcp_closed:
+      case FlowState::tcp_reset:
+        if (!opens) return forward_out(v, f, l4);  // final ACKs and retransmissions pass
+        unlink_in2out(s);  // the inside host reuses its 5-tuple: a new connection, a new port
+        break;
+      case FlowState::tcp_expired:
+        if (!opens) return late_segment(v);
+        unlink_in2out(s);
+        break;
+      case FlowState::udp_expired:
+        unlink_in2out(s);
+        break;
+      case FlowState::udp_new:
+      case FlowState::udp_replied:
+        f.last_out = now32_;
+        return forward_out(v, f, l4);
+      default:  // live TCP
+        tcp_outbound(s, v.tcp_flags);
+        return forward_out(v, f, l4);
+    }
+  }
+  if (!opens) return drop(DropReason::no_flow);
+  return new_connection(p, l4);
+}
+
+Verdict Engine::inbound(Prepared& p) noexcept {
+  net::PacketView& v = p.v;
+  if (p.public_idx < 0) return drop(DropReason::unsolicited_inbound);
+  if (v.fragment) return drop(DropReason::fragment);
+  if (v.is_icmp() && v.icmp_error) {
+    return inbound_icmp_error(v, static_cast<std::size_t>(p.public_idx));
+  }
+  if (!p.keyed) return drop(DropReason::unsupported_protocol);
+  if (v.ttl <= 1) return drop(DropReason::ttl_expired);
+  const L4 l4 = l4_of_proto(v.proto);
+  SlotIndex s = find_out(p.hash, static_cast<std::size_t>(p.public_idx), v.dport, v.src.value(),
+                         v.sport, l4);
+  if (s != kNoSlot && due(slots_[s]) && expire_if_due(s)) s = kNoSlot;
+  if (s == kNoSlot) return drop(DropReason::unsolicited_inbound);
+  Flow& f = slots_[s];
+  const bool pure_syn = l4 == L4::tcp && (v.tcp_flags & (net::kTcpSyn | net::kTcpAck)) == kPureSyn;
+  switch (f.state()) {
+    case FlowState::tcp_closed:
+    case FlowState::tcp_reset:
+      if (pure_syn) return drop(DropReason::unsolicited_inbound);
+      return forward_in(v, f, l4);
+    case FlowState::tcp_expired:
+    case FlowState::udp_expired:
+      return late_segment(v);
+    case FlowState::udp_new:
+      ++counters_.connections[static_cast<std::size_t>(L4::udp)]
+                             [static_cast<std::size_t>(ConnState::established)];
+      f.set_state(FlowState::udp_replied);
+      f.last_in = now32_;
+      return forward_in(v, f, l4);
+    case FlowState::udp_replied:
+      f.last_in = now32_;
+      return forward_in(v, f, l4);
+    default:  // live TCP; a SYN from outside only as a simultaneous open (RFC 5382 REQ-2)
+      if (pure_syn && f.state() != FlowState::tcp_syn_sent) {
+        return drop(DropReason::unsolicited_inbound);
+      }
+      tcp_inbound(s, v.tcp_flags);
+      return forward_in(v, f, l4);
+  }
+}
+
+// An error from the outside about a packet natgw translated: restore the quoted header and
+// send it to the inside host (RFC 5508 section 4.2). It never refreshes or ends the flow.
+Verdict Engine::inbound_icmp_error(net::PacketView& v, std::size_t idx) noexcept {
+  if (v.inner_src != v.dst) return drop(DropReason::unsolicited_inbound);
+  const L4 l4 = l4_of_proto(v.inner_proto);
+  const SlotIndex s = find_out(hash_out(idx, v.inner_sport, v.inner_dst.value(), v.inner_dport, l4),
+                               idx, v.inner_sport, v.inner_dst.value(), v.inner_dport, l4);
+  if (s == kNoSlot || due(slots_[s])) return drop(DropReason::unsolicited_inbound);
+  const Flow& f = slots_[s];
+  const FlowState st = f.state();
+  if (st == FlowState::tcp_expired || st == FlowState::udp_expired) {
+    return drop(DropReason::unsolicited_inbound);
+  }
+  if (v.ttl <= 1) return drop(DropReason::ttl_expired);
+  const std::uint16_t len = v.total_len;
+  net::icmp_error_rewrite_inbound(v, net::Ipv4{f.inside_addr}, f.inside_port);
+  net::decrement_ttl(v);
+  ++counters_.icmp_errors_translated;
+  counters_.bytes[static_cast<std::size_t>(l4)][1] += len;
+  ++counters_.packets[static_cast<std::size_t>(l4)][1];
+  return Verdict{Action::forward, DropReason::malformed, len};
+}
+
+// An inside host reports an error about a packet it received through natgw.
+Verdict Engine::outbound_icmp_error(net::PacketView& v) noexcept {
+  if (v.inner_dst != v.src) return drop(DropReason::unsupported_protocol);
+  const L4 l4 = l4_of_proto(v.inner_proto);
+  const std::uint32_t in_addr = v.inner_dst.value();
+  const SlotIndex s =
+      find_in(hash_in(in_addr, v.inner_dport, v.inner_src.value(), v.inner_sport, l4), in_addr,
+              v.inner_dport, v.inner_src.value(), v.inner_sport, l4);
+  if (s == kNoSlot || due(slots_[s])) return drop(DropReason::unsupported_protocol);
+  const Flow& f = slots_[s];
+  const FlowState st = f.state();
+  if (st == FlowState::tcp_expired || st == FlowState::udp_expired) {
+    return drop(DropReason::unsupported_protocol);
+  }
+  if (v.ttl <= 1) return drop(DropReason::ttl_expired);
+  const std::uint16_t len = v.total_len;
+  net::icmp_error_rewrite_outbound(v, pubs_[f.public_idx].addr, f.public_port);
+  net::decrement_ttl(v);
+  ++counters_.icmp_errors_translated;
+  counters_.bytes[static_cast<std::size_t>(l4)][0] += len;
+  ++counters_.packets[static_cast<std::size_t>(l4)][0];
+  return Verdict{Action::forward, DropReason::malformed, len};
+}
+
+bool Engine::port_free(std::size_t idx, std::uint16_t port, std::uint32_t dst,
+                       std::uint16_t dport, L4 l4) noexcept {
+  const SlotIndex s = find_out(hash_out(idx, port, dst, dport, l4), idx, port, dst, dport, l4);
+  return s == kNoSlot || (due(slots_[s]) && expire_if_due(s));
+}
+
+std::uint16_t Engine::pick_port(std::size_t idx, std::uint32_t dst, std::uint16_t dport,
+                                L4 l4) noexcept {
+  const auto uniform = [this] {
+    return static_cast<std::uint32_t>((std::uint64_t{random32()} * port_range_) >> 32);
+  };
+  for (int i = 0; i < kRandomPortTries; ++i) {
+    const auto port = static_cast<std::uint16_t>(config_.limits.port_min + uniform());
+    if (port_free(idx, port, dst, dport, l4)) return port;
+  }
+  // Crowded: walk the range from a random point. The caller knows a port is free.
+  const std::uint32_t start = uniform();
+  for (std::uint32_t i = 0; i < port_range_; ++i) {
+    const auto port =
+        static_cast<std::uint16_t>(config_.limits.port_min + (start + i) % port_range_);
+    if (port_free(idx, port, dst, dport, l4)) return port;
+  }
+  return 0;
+}
+
+bool Engine::try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) noexcept {
+  const net::PacketView& v = p.v;
+  if (live_total_ >= config_.limits.max_connections) {
+    why = DropReason::connection_limit;
+    return false;
+  }
+  if (slots_in_use_ >= capacity_) {
+    why = DropReason::flow_table_full;
+    return false;
+  }
+  // Public IP: uniformly random among those with room for this destination (the first with
+  // room in a random permutation), so a full address is skipped without bias.
+  std::array<std::uint8_t, kMaxPublicIps> order;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < pub_count_; ++i) {
+    if (pubs_[i].accepting) order[n++] = static_cast<std::uint8_t>(i);
+  }
+  if (n == 0) {
+    why = DropReason::no_public_ip;
+    return false;
+  }
+  const std::uint32_t dst = v.dst.value();
+  bool port_shortage = false;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t j = k + static_cast<std::size_t>((std::uint64_t{random32()} * (n - k)) >> 32);
+    std::swap(order[k], order[j]);
+    const std::size_t idx = order[k];
+    if (const Dest* d = find_dest(idx, dst, v.dport, l4)) {
+      if (d->live >= config_.limits.per_destination) continue;
+      if (d->used >= port_range_) {
+        port_shortage = true;
+        continue;
+      }
+    }
+    const std::uint16_t port = pick_port(idx, dst, v.dport, l4);
+    if (port == 0) {
+      port_shortage = true;
+      continue;
+    }
+    SlotIndex s = free_slots_;
+    if (s != kNoSlot) {
+      free_slots_ = slots_[s].next_in2out;
+    } else {
+      s = static_cast<SlotIndex>(slot_hwm_++);
+    }
+    ++slots_in_use_;
+    Flow& f = slots_[s];
+    f = Flow{};
+    f.inside_addr = v.src.value();
+    f.dst_addr = dst;
+    f.inside_port = v.sport;
+    f.dst_port = v.dport;
+    f.public_port = port;
+    f.public_idx = static_cast<std::uint8_t>(idx);
+    f.set_state(l4 == L4::tcp ? FlowState::tcp_syn_sent : FlowState::udp_new);
+    f.last_out = f.last_in = now32_;
+    link_in2out(s);
+    link_out2in(s);
+    wheel_insert(s);
+    Dest* d = find_or_add_dest(idx, dst, v.dport, l4);
+    ++d->live;
+    ++d->used;
+    ++pubs_[idx].live[static_cast<std::size_t>(l4)];
+    ++counters_.active[static_cast<std::size_t>(l4)];
+    ++live_total_;
+    out = s;
+    return true;
+  }
+  why = port_shortage ? DropReason::snat_exhausted : DropReason::connection_limit;
+  return false;
+}
+
+Verdict Engine::new_connection(Prepared& p, L4 l4) noexcept {
+  auto& c = counters_.connections[static_cast<std::size_t>(l4)];
+  ++c[static_cast<std::size_t>(ConnState::attempted)];
+  SlotIndex s = kNoSlot;
+  DropReason why = DropReason::connection_limit;
+  if (!try_allocate(p, l4, s, why)) {
+    // At a limit, timers due within the current 16 ms tick decide: run them and retry once.
+    sweep_current_tick();
+    if (!try_allocate(p, l4, s, why)) {
+      ++c[static_cast<std::size_t>(ConnState::failed)];
+      return drop(why);
+    }
+  }
+  return forward_out(p.v, slots_[s], l4);
+}
+
+Verdict Engine::translate(std::uint8_t* data, std::size_t len, Direction dir, Time now) noexcept {
+  Packet pkt{data, static_cast<std::uint32_t>(std::min<std::size_t>(len, 0xFFFFFFFFu)), {}};
+  translate_batch({&pkt, 1}, dir, now);
+  return pkt.verdict;
+}
+
+void Engine::translate_batch(std::span<Packet> batch, Direction dir, Time now) noexcept {
+  set_now(now);
+  std::array<Prepared, kBatchChunk> prep;
+  const SlotIndex* buckets = dir == Direction::out ? in2out_.get() : out2in_.get();
+  for (std::size_t base = 0; base < batch.size(); base += kBatchChunk) {
+    const std::size_t n = std::min(kBatchChunk, batch.size() - base);
+    // Stage 1: parse and hash; prefetch the bucket. Stage 2: prefetch the first slot.
+    for (std::size_t i = 0; i < n; ++i) prepare(prep[i], batch[base + i], dir);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (prep[i].keyed) __builtin_prefetch(&slots_[buckets[prep[i].hash & bucket_mask_]]);
+    }
+    // Stage 3: decide, in arrival order (later packets may depend on flows earlier ones made).
+    for (std::size_t i = 0; i < n; ++i) prep[i].pkt->verdict = process(prep[i], dir);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control-plane views
+
+FlowInfo Engine::info(const Flow& f) const {
+  FlowInfo i;
+  i.proto = l4_of(f.state());
+  i.state = f.state();
+  i.inside = {net::Ipv4{f.inside_addr}, f.inside_port};
+  i.public_endpoint = {pubs_[f.public_idx].addr, f.public_port};
+  i.destination = {net::Ipv4{f.dst_addr}, f.dst_port};
+  i.last_out = to_time(f.last_out);
+  i.last_in = to_time(f.last_in);
+  i.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(now_ms_) +
+                                         static_cast<std::int32_t>(deadline(f) - now32_));
+  return i;
+}
+
+void Engine::for_each_flow(const std::function<void(const FlowInfo&)>& fn) const {
+  for (std::size_t s = 1; s < slot_hwm_; ++s) {
+    if (slots_[s].state() != FlowState::free) fn(info(slots_[s]));
+  }
+}
+
+std::vector<DestinationLoad> Engine::destinations() const {
+  std::vector<DestinationLoad> out;
+  for (std::size_t d = 1; d < dest_hwm_; ++d) {
+    const Dest& r = dests_[d];
+    if (r.used == 0) continue;
+    out.push_back(DestinationLoad{pubs_[r.public_idx].addr, static_cast<L4>(r.l4),
+                                  {net::Ipv4{r.dst_addr}, r.dst_port}, r.live,
+                                  static_cast<std::uint32_t>(r.used - r.live)});
+  }
+  return out;
+}
+
+std::optional<DestinationLoad> Engine::busiest_destination(std::size_t public_idx,
+                                                           L4 proto) const {
+  std::optional<DestinationLoad> best;
+  for (std::size_t d = 1; d < dest_hwm_; ++d) {
+    const Dest& r = dests_[d];
+    if (r.used == 0 || r.public_idx != public_idx || r.l4 != static_cast<std::uint8_t>(proto)) {
+      continue;
+    }
+    if (!best || r.live > best->live) {
+      best = DestinationLoad{pubs_[r.public_idx].addr, proto, {net::Ipv4{r.dst_addr}, r.dst_port},
+                             r.live, static_cast<std::uint32_t>(r.used - r.live)};
+    }
+  }
+  return best;
+}
+
+std::optional<FlowInfo> Engine::find_outbound(const net::FiveTuple& t) const {
+  if (t.proto != net::Proto::tcp && t.proto != net::Proto::udp) return std::nullopt;
+  const L4 l4 = t.proto == net::Proto::tcp ? L4::tcp : L4::udp;
+  const SlotIndex s =
+      find_in(hash_in(t.src.addr.value(), t.src.port, t.dst.addr.value(), t.dst.port, l4),
+              t.src.addr.value(), t.src.port, t.dst.addr.value(), t.dst.port, l4);
+  if (s == kNoSlot) return std::nullopt;
+  return info(slots_[s]);
+}
+
+}  // namespace natgw::nat

@@ -1,0 +1,222 @@
+// The NAT engine: decides, for every packet, what a NAT gateway does with it, and keeps the
+// flow table, port inventory, timers and counters that decision needs.
+//
+// One engine is single-threaded state (a datapath worker owns one). It never reads a clock or
+// a random source of its own: `now` is passed to every call and randomness comes from
+// EngineConfig::seed, so the same inputs always give the same outputs. The packet path does not
+// allocate, lock, throw or log; every table is sized at construction from the limits.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "nat/config.hpp"
+#include "nat/counters.hpp"
+#include "nat/drop_reason.hpp"
+#include "nat/flow.hpp"
+#include "net/packet.hpp"
+#include "net/types.hpp"
+
+namespace natgw::nat {
+
+enum class Action : std::uint8_t {
+  forward,  // rewritten in place; send out of the other interface
+  reply,    // overwritten with an answer (a TCP RST) of `len` bytes; send back where it came from
+  drop,     // not sent; `reason` says why
+};
+
+struct Verdict {
+  Action action = Action::drop;
+  DropReason reason = DropReason::malformed;
+  std::uint16_t len = 0;  // packet length after translation (forward, reply)
+};
+
+// One packet of a batch: an IPv4 packet (starting at its IP header) in a mutable buffer.
+struct Packet {
+  std::uint8_t* data = nullptr;
+  std::uint32_t len = 0;
+  Verdict verdict;
+};
+
+struct PublicIp {
+  net::Ipv4 addr;
+  bool accepting = true;  // false while draining after removal from the config
+  std::array<std::uint32_t, kL4Count> live{};      // connections using this address now
+  std::array<std::uint32_t, kL4Count> holddown{};  // ports of ended connections in hold-down
+};
+
+struct FlowInfo {
+  L4 proto = L4::tcp;
+  FlowState state = FlowState::free;
+  net::Endpoint inside;
+  net::Endpoint public_endpoint;
+  net::Endpoint destination;
+  Time last_out{};  // last packet from the inside (hold-down: when it began)
+  Time last_in{};   // last packet from the outside
+  Time deadline{};  // when the current timer runs out
+};
+
+// Connections from one public IP to one destination (address, port, protocol).
+struct DestinationLoad {
+  net::Ipv4 public_ip;
+  L4 proto = L4::tcp;
+  net::Endpoint destination;
+  std::uint32_t live = 0;
+  std::uint32_t holddown = 0;
+};
+
+class Engine {
+ public:
+  // Throws std::invalid_argument for a configuration the engine cannot run (control-plane
+  // validation reports errors to people before this point).
+  explicit Engine(EngineConfig config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Translates one packet in place.
+  [[nodiscard]] Verdict translate(std::uint8_t* data, std::size_t len, Direction dir,
+                                  Time now) noexcept;
+  // Translates a batch; each packet's verdict is written into it. Lookups are prefetched across
+  // the batch, so this is the fast way for a datapath.
+  void translate_batch(std::span<Packet> batch, Direction dir, Time now) noexcept;
+
+  // Runs the timers up to `now`: ends idle flows, frees ports whose hold-down is over. Counters
+  // reflect a timer within 16 ms of its deadline; packets always see exact deadlines.
+  void advance(Time now) noexcept;
+
+  [[nodiscard]] const Counters& counters() const noexcept { return counters_; }
+  [[nodiscard]] std::span<const PublicIp> public_ips() const noexcept {
+    return {pubs_.data(), pub_count_};
+  }
+  [[nodiscard]] const EngineConfig& config() const noexcept { return config_; }
+
+  // Flow slots (live connections and ports in hold-down) and how many are used.
+  [[nodiscard]] std::size_t flow_capacity() const noexcept { return capacity_; }
+  [[nodiscard]] std::size_t slots_in_use() const noexcept { return slots_in_use_; }
+  // Bytes of memory the engine's tables take, all of it allocated at construction.
+  [[nodiscard]] std::size_t memory_bytes() const noexcept;
+  // Touches every table page now, so that the packet path never page-faults.
+  void prefault() noexcept;
+
+  // Control-plane views (allocate; never called on the packet path).
+  void for_each_flow(const std::function<void(const FlowInfo&)>& fn) const;
+  [[nodiscard]] std::vector<DestinationLoad> destinations() const;
+  // The destination with the most live connections on one public IP and protocol.
+  [[nodiscard]] std::optional<DestinationLoad> busiest_destination(std::size_t public_idx,
+                                                                   L4 proto) const;
+  // The flow a packet from the inside with this 5-tuple would use, if one exists.
+  [[nodiscard]] std::optional<FlowInfo> find_outbound(const net::FiveTuple& t) const;
+
+ private:
+  struct Dest;
+  struct Prepared;
+
+  void prepare(Prepared& p, Packet& pkt, Direction dir) const noexcept;
+  Verdict process(Prepared& p, Direction dir) noexcept;
+  Verdict outbound(Prepared& p) noexcept;
+  Verdict inbound(Prepared& p) noexcept;
+  Verdict outbound_icmp_error(net::PacketView& v) noexcept;
+  Verdict inbound_icmp_error(net::PacketView& v, std::size_t idx) noexcept;
+  Verdict new_connection(Prepared& p, L4 l4) noexcept;
+  bool try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) noexcept;
+  std::uint16_t pick_port(std::size_t idx, std::uint32_t dst, std::uint16_t dport,
+                          L4 l4) noexcept;
+  bool port_free(std::size_t idx, std::uint16_t port, std::uint32_t dst, std::uint16_t dport,
+                 L4 l4) noexcept;
+  Verdict forward_out(net::PacketView& v, Flow& f, L4 l4) noexcept;
+  Verdict forward_in(net::PacketView& v, Flow& f, L4 l4) noexcept;
+  Verdict late_segment(net::PacketView& v) noexcept;
+  Verdict drop(DropReason r) noexcept;
+
+  void tcp_outbound(SlotIndex s, std::uint8_t flags) noexcept;
+  void tcp_inbound(SlotIndex s, std::uint8_t flags) noexcept;
+  void end_connection(SlotIndex s, FlowState holddown_state, ConnState how,
+                      std::uint32_t since) noexcept;
+  // Applies the timer of `s` if it has run out; true if the slot was freed.
+  bool expire_if_due(SlotIndex s) noexcept;
+  void release(SlotIndex s) noexcept;
+  void sweep_current_tick() noexcept;
+  void flush_all() noexcept;
+  void set_now(Time now) noexcept;
+
+  [[nodiscard]] std::uint32_t deadline(const Flow& f) const noexcept;
+  [[nodiscard]] bool due(const Flow& f) const noexcept;
+  [[nodiscard]] Time to_time(std::uint32_t ms) const noexcept;
+  [[nodiscard]] FlowInfo info(const Flow& f) const;
+
+  [[nodiscard]] SlotIndex find_in(std::uint64_t h, std::uint32_t in_addr, std::uint16_t in_port,
+                                  std::uint32_t dst, std::uint16_t dport, L4 l4) const noexcept;
+  [[nodiscard]] SlotIndex find_out(std::uint64_t h, std::size_t idx, std::uint16_t pub_port,
+                                   std::uint32_t dst, std::uint16_t dport, L4 l4) const noexcept;
+  [[nodiscard]] std::uint64_t hash_in(std::uint32_t in_addr, std::uint16_t in_port,
+                                      std::uint32_t dst, std::uint16_t dport, L4 l4) const noexcept;
+  [[nodiscard]] std::uint64_t hash_out(std::size_t idx, std::uint16_t pub_port, std::uint32_t dst,
+                                       std::uint16_t dport, L4 l4) const noexcept;
+  void link_in2out(SlotIndex s) noexcept;
+  void unlink_in2out(SlotIndex s) noexcept;
+  void link_out2in(SlotIndex s) noexcept;
+  void unlink_out2in(SlotIndex s) noexcept;
+  void wheel_insert(SlotIndex s) noexcept;
+  void wheel_unlink(SlotIndex s) noexcept;
+  void wheel_process(std::uint64_t tick) noexcept;
+
+  Dest* find_dest(std::size_t idx, std::uint32_t dst, std::uint16_t dport, L4 l4) const noexcept;
+  Dest* find_or_add_dest(std::size_t idx, std::uint32_t dst, std::uint16_t dport, L4 l4) noexcept;
+  void dest_release(std::size_t idx, std::uint32_t dst, std::uint16_t dport, L4 l4,
+                    bool was_live) noexcept;
+  [[nodiscard]] std::uint32_t random32() noexcept;
+  [[nodiscard]] bool in_subnet(net::Ipv4 a) const noexcept;
+  [[nodiscard]] int public_index(net::Ipv4 a) const noexcept;
+
+  struct FreeDeleter {
+    void operator()(void* p) const noexcept;
+  };
+  template <class T>
+  using Table = std::unique_ptr<T[], FreeDeleter>;
+
+  EngineConfig config_;
+  Counters counters_;
+  std::array<PublicIp, kMaxPublicIps> pubs_{};
+  std::size_t pub_count_ = 0;
+
+  // Timers in milliseconds.
+  std::uint32_t tcp_idle_ms_ = 0, half_open_ms_ = 0, udp_idle_ms_ = 0;
+  std::uint32_t hold_fin_ms_ = 0, hold_rst_ms_ = 0, hold_udp_ms_ = 0, hold_idle_ms_ = 0;
+  std::uint32_t port_range_ = 0;
+
+  std::size_t capacity_ = 0;      // flow slots, index 1..capacity_
+  std::size_t slots_in_use_ = 0;
+  std::size_t slot_hwm_ = 1;      // slots below this have been used at least once
+  SlotIndex free_slots_ = kNoSlot;
+  std::uint64_t live_total_ = 0;
+  Table<Flow> slots_;
+  Table<SlotIndex> in2out_;
+  Table<SlotIndex> out2in_;
+  std::uint64_t bucket_mask_ = 0;
+
+  std::size_t dest_capacity_ = 0;
+  std::size_t dest_hwm_ = 1;
+  std::uint32_t free_dests_ = 0;
+  Table<Dest> dests_;
+  Table<std::uint32_t> dest_buckets_;
+  std::uint64_t dest_mask_ = 0;
+
+  Table<SlotIndex> wheel_;
+  std::uint64_t next_tick_ = 0;   // ticks below this have been processed
+  std::uint64_t now_ms_ = 0;      // engine clock, milliseconds
+  std::uint32_t now32_ = 0;       // the same, modulo 2^32, as flows store it
+  std::uint64_t last_sweep_ms_ = ~std::uint64_t{0};
+  bool started_ = false;
+
+  std::uint64_t rng_state_ = 0;
+  std::uint64_t hash_seed_ = 0;
+};
+
+}  // namespace natgw::nat
