@@ -368,11 +368,14 @@ void Engine::set_now(Time now) noexcept {
   next_tick_ = target;
 }
 
-void Engine::advance(Time now) noexcept { set_now(now); }
+void Engine::advance(Time now) noexcept {
+  set_now(now);
+  sweep_current_tick();
+}
 
-// Processes the bucket of the current, unfinished tick: only needed when a limit is reached,
-// so that a port whose hold-down ended a few milliseconds ago is found free. At most once per
-// millisecond.
+// Processes the bucket of the current, unfinished tick, so that every timer due by now has
+// fired: on advance(), and when a limit is reached (a port whose hold-down ended a few
+// milliseconds ago must be found free). At most once per millisecond.
 void Engine::sweep_current_tick() noexcept {
   if (last_sweep_ms_ == now_ms_) return;
   last_sweep_ms_ = now_ms_;
@@ -679,14 +682,11 @@ Verdict Engine::outbound(Prepared& p) noexcept {
       case FlowState::tcp_closed:
       case FlowState::tcp_reset:
         if (!opens) return forward_out(v, f, l4);  // final ACKs and retransmissions pass
-        unlink_in2out(s);  // the inside host reuses its 5-tuple: a new connection, a new port
-        break;
+        break;  // the inside host reuses its 5-tuple: a new connection on another port
       case FlowState::tcp_expired:
         if (!opens) return late_segment(v);
-        unlink_in2out(s);
         break;
       case FlowState::udp_expired:
-        unlink_in2out(s);
         break;
       case FlowState::udp_new:
       case FlowState::udp_replied:
@@ -698,7 +698,8 @@ Verdict Engine::outbound(Prepared& p) noexcept {
     }
   }
   if (!opens) return drop(DropReason::no_flow);
-  return new_connection(p, l4);
+  // `s`, if any, is an ended flow of the same inside 5-tuple in hold-down.
+  return new_connection(p, l4, s);
 }
 
 Verdict Engine::inbound(Prepared& p) noexcept {
@@ -887,7 +888,7 @@ bool Engine::try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) n
   return false;
 }
 
-Verdict Engine::new_connection(Prepared& p, L4 l4) noexcept {
+Verdict Engine::new_connection(Prepared& p, L4 l4, SlotIndex superseded) noexcept {
   auto& c = counters_.connections[static_cast<std::size_t>(l4)];
   ++c[static_cast<std::size_t>(ConnState::attempted)];
   SlotIndex s = kNoSlot;
@@ -897,9 +898,13 @@ Verdict Engine::new_connection(Prepared& p, L4 l4) noexcept {
     sweep_current_tick();
     if (!try_allocate(p, l4, s, why)) {
       ++c[static_cast<std::size_t>(ConnState::failed)];
-      return drop(why);
+      return drop(why);  // the superseded flow stays reachable from the inside
     }
   }
+  // The new connection now answers to the inside 5-tuple; the old one keeps its port in
+  // hold-down and stays reachable from the outside only. (It cannot have been freed meanwhile:
+  // it was not due, and only due slots are freed.)
+  if (superseded != kNoSlot && superseded != s) unlink_in2out(superseded);
   return forward_out(p.v, slots_[s], l4);
 }
 

@@ -87,8 +87,10 @@ class Engine {
   // the batch, so this is the fast way for a datapath.
   void translate_batch(std::span<Packet> batch, Direction dir, Time now) noexcept;
 
-  // Runs the timers up to `now`: ends idle flows, frees ports whose hold-down is over. Counters
-  // reflect a timer within 16 ms of its deadline; packets always see exact deadlines.
+  // Runs the timers up to `now`: ends idle flows, frees ports whose hold-down is over; afterwards
+  // every timer due by `now` has fired. translate_batch() runs them too, but only up to the
+  // last whole 16 ms tick, so counters may lag by that much between advance() calls; packets
+  // always see exact deadlines.
   void advance(Time now) noexcept;
 
   [[nodiscard]] const Counters& counters() const noexcept { return counters_; }
@@ -124,7 +126,7 @@ class Engine {
   Verdict inbound(Prepared& p) noexcept;
   Verdict outbound_icmp_error(net::PacketView& v) noexcept;
   Verdict inbound_icmp_error(net::PacketView& v, std::size_t idx) noexcept;
-  Verdict new_connection(Prepared& p, L4 l4) noexcept;
+  Verdict new_connection(Prepared& p, L4 l4, SlotIndex superseded) noexcept;
   bool try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) noexcept;
   std::uint16_t pick_port(std::size_t idx, std::uint32_t dst, std::uint16_t dport,
                           L4 l4) noexcept;

@@ -132,6 +132,7 @@ class PacketBuilder {
     std::copy(l4_.begin(), l4_.end(), l4);
     std::copy(payload_.begin(), payload_.end(), l4 + l4_.size());
     const std::size_t len = p.size() - ihl;
+    if (l4_.empty()) return p;  // raw protocol payload (e.g. a non-first fragment): no header
     if (proto_ == 17) wr16(l4 + 4, static_cast<std::uint16_t>(len));
     if (proto_ == 6 || (proto_ == 17 && !udp_zero_)) {
       const std::size_t off = proto_ == 6 ? 16 : 6;
