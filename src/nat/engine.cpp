@@ -131,7 +131,9 @@ Engine::Engine(EngineConfig config) : config_(std::move(config)) {
   out2in_.reset(alloc_zeroed<SlotIndex>(buckets));
   // Every destination record is referenced by at least one slot, so it can never run out first.
   dest_capacity_ = capacity_;
-  const std::size_t dest_buckets = pow2_at_least(dest_capacity_);
+  // Most connections share destinations, so destination chains stay short with half as many
+  // buckets as records.
+  const std::size_t dest_buckets = pow2_at_least(dest_capacity_ / 2);
   dest_mask_ = dest_buckets - 1;
   dests_.reset(alloc_zeroed<Dest>(dest_capacity_ + 1));
   dest_buckets_.reset(alloc_zeroed<std::uint32_t>(dest_buckets));
