@@ -101,20 +101,7 @@ Engine::Engine(EngineConfig config) : config_(std::move(config)) {
   if (lim.per_destination == 0 || lim.per_destination > 65535) {
     throw std::invalid_argument("per_destination must be 1..65535");
   }
-  const auto& t = config_.timers;
-  for (Duration d : {t.tcp_idle, t.tcp_half_open, t.udp_idle, t.holddown_fin, t.holddown_rst,
-                     t.holddown_udp, t.holddown_idle}) {
-    if (d < std::chrono::milliseconds(1) || to_ms(d) + to_ms(t.holddown_idle) >= kWheelSpanMs) {
-      throw std::invalid_argument("timers must be 1 ms .. 8000 s");
-    }
-  }
-  tcp_idle_ms_ = to_ms(t.tcp_idle);
-  half_open_ms_ = to_ms(t.tcp_half_open);
-  udp_idle_ms_ = to_ms(t.udp_idle);
-  hold_fin_ms_ = to_ms(t.holddown_fin);
-  hold_rst_ms_ = to_ms(t.holddown_rst);
-  hold_udp_ms_ = to_ms(t.holddown_udp);
-  hold_idle_ms_ = to_ms(t.holddown_idle);
+  apply_timers(config_.timers);
   port_range_ = std::uint32_t{lim.port_max} - lim.port_min + 1;
 
   for (const auto& a : config_.public_ips) {
@@ -144,6 +131,104 @@ Engine::Engine(EngineConfig config) : config_(std::move(config)) {
 }
 
 Engine::~Engine() = default;
+
+void Engine::apply_timers(const Timers& t) {
+  for (Duration d : {t.tcp_idle, t.tcp_half_open, t.udp_idle, t.holddown_fin, t.holddown_rst,
+                     t.holddown_udp, t.holddown_idle}) {
+    if (d < std::chrono::milliseconds(1) || to_ms(d) + to_ms(t.holddown_idle) >= kWheelSpanMs) {
+      throw std::invalid_argument("timers must be 1 ms .. 8000 s");
+    }
+  }
+  tcp_idle_ms_ = to_ms(t.tcp_idle);
+  half_open_ms_ = to_ms(t.tcp_half_open);
+  udp_idle_ms_ = to_ms(t.udp_idle);
+  hold_fin_ms_ = to_ms(t.holddown_fin);
+  hold_rst_ms_ = to_ms(t.holddown_rst);
+  hold_udp_ms_ = to_ms(t.holddown_udp);
+  hold_idle_ms_ = to_ms(t.holddown_idle);
+}
+
+std::string Engine::reconfigure(const EngineConfig& next) {
+  const Limits& a = config_.limits;
+  const Limits& b = next.limits;
+  if (a.max_connections != b.max_connections || a.holddown_reserve != b.holddown_reserve) {
+    return "the connection limit and table sizes cannot change without a restart";
+  }
+  if (b.port_min != a.port_min || b.port_max != a.port_max) {
+    return "the SNAT port range cannot change without a restart";
+  }
+  if (b.per_destination == 0 || b.per_destination > 65535) return "per_destination must be 1..65535";
+  // Public IPs: kept ones keep their index; removed ones drain (no new connections, open flows
+  // continue); new ones take a free index or one whose draining address has no flows left.
+  std::array<bool, kMaxPublicIps> keep{};
+  std::vector<net::Ipv4> added;
+  for (const auto& ip : next.public_ips) {
+    const int i = public_index(ip);
+    if (i >= 0) {
+      keep[static_cast<std::size_t>(i)] = true;
+    } else if (std::find(added.begin(), added.end(), ip) == added.end()) {
+      added.push_back(ip);
+    }
+  }
+  std::vector<std::size_t> free_idx;
+  for (std::size_t i = 0; i < pub_count_; ++i) {
+    const PublicIp& p = pubs_[i];
+    const bool empty = p.live[0] + p.live[1] + p.holddown[0] + p.holddown[1] == 0;
+    if (!keep[i] && empty) free_idx.push_back(i);
+  }
+  for (std::size_t i = pub_count_; i < kMaxPublicIps; ++i) free_idx.push_back(i);
+  if (added.size() > free_idx.size()) {
+    return "no room for " + std::to_string(added.size()) + " new public IPs: " +
+           std::to_string(kMaxPublicIps) + " addresses at most, counting removed ones that "
+           "still have open flows";
+  }
+  try {
+    apply_timers(next.timers);
+  } catch (const std::invalid_argument& e) {
+    apply_timers(config_.timers);
+    return e.what();
+  }
+  for (std::size_t i = 0; i < pub_count_; ++i) pubs_[i].accepting = keep[i];
+  for (std::size_t k = 0; k < added.size(); ++k) {
+    const std::size_t i = free_idx[k];
+    pubs_[i] = PublicIp{added[k], true, {}, {}};
+    pub_count_ = std::max(pub_count_, i + 1);
+  }
+  // Subnets no longer attached keep their open flows until those end.
+  for (const auto& old : config_.subnets) {
+    if (std::find(next.subnets.begin(), next.subnets.end(), old) == next.subnets.end() &&
+        std::find(detached_subnets_.begin(), detached_subnets_.end(), old) ==
+            detached_subnets_.end()) {
+      detached_subnets_.push_back(old);
+    }
+  }
+  std::erase_if(detached_subnets_, [&](const net::Prefix& p) {
+    return std::find(next.subnets.begin(), next.subnets.end(), p) != next.subnets.end();
+  });
+  const bool timers_changed = next.timers.tcp_idle != config_.timers.tcp_idle ||
+                              next.timers.tcp_half_open != config_.timers.tcp_half_open ||
+                              next.timers.udp_idle != config_.timers.udp_idle ||
+                              next.timers.holddown_fin != config_.timers.holddown_fin ||
+                              next.timers.holddown_rst != config_.timers.holddown_rst ||
+                              next.timers.holddown_udp != config_.timers.holddown_udp ||
+                              next.timers.holddown_idle != config_.timers.holddown_idle;
+  const std::uint64_t seed = config_.seed;
+  config_ = next;
+  config_.seed = seed;  // the random sequence continues
+  config_.public_ips.clear();
+  for (std::size_t i = 0; i < pub_count_; ++i) {
+    if (pubs_[i].accepting) config_.public_ips.push_back(pubs_[i].addr);
+  }
+  if (timers_changed) {
+    // A shorter timer may put a deadline before the bucket a slot sits in: re-file them all.
+    for (std::size_t s = 1; s < slot_hwm_; ++s) {
+      if (slots_[s].state() == FlowState::free) continue;
+      wheel_unlink(static_cast<SlotIndex>(s));
+      wheel_insert(static_cast<SlotIndex>(s));
+    }
+  }
+  return {};
+}
 
 std::size_t Engine::memory_bytes() const noexcept {
   return (capacity_ + 1) * sizeof(Flow) + 2 * (bucket_mask_ + 1) * sizeof(SlotIndex) +
@@ -177,6 +262,13 @@ std::uint32_t Engine::random32() noexcept {
 
 bool Engine::in_subnet(net::Ipv4 a) const noexcept {
   for (const auto& p : config_.subnets) {
+    if (p.contains(a)) return true;
+  }
+  return false;
+}
+
+bool Engine::in_detached_subnet(net::Ipv4 a) const noexcept {
+  for (const auto& p : detached_subnets_) {
     if (p.contains(a)) return true;
   }
   return false;
@@ -665,7 +757,9 @@ Verdict Engine::process(Prepared& p, Direction dir) noexcept {
 
 Verdict Engine::outbound(Prepared& p) noexcept {
   net::PacketView& v = p.v;
-  if (!in_subnet(v.src)) return drop(DropReason::source_not_in_subnet);
+  // A subnet detached by a reload keeps its open flows until they end, but opens no new ones.
+  const bool attached = in_subnet(v.src);
+  if (!attached && !in_detached_subnet(v.src)) return drop(DropReason::source_not_in_subnet);
   if (v.fragment) return drop(DropReason::fragment);
   if (v.is_icmp() && v.icmp_error) return outbound_icmp_error(v);
   if (!p.keyed) return drop(DropReason::unsupported_protocol);
@@ -700,6 +794,7 @@ Verdict Engine::outbound(Prepared& p) noexcept {
     }
   }
   if (!opens) return drop(DropReason::no_flow);
+  if (!attached) return drop(DropReason::source_not_in_subnet);
   // `s`, if any, is an ended flow of the same inside 5-tuple in hold-down.
   return new_connection(p, l4, s);
 }

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "nat/config.hpp"
@@ -92,6 +93,12 @@ class Engine {
   // last whole 16 ms tick, so counters may lag by that much between advance() calls; packets
   // always see exact deadlines.
   void advance(Time now) noexcept;
+
+  // Applies a new configuration without dropping open flows: public IPs added take new
+  // connections at once; removed ones drain (their flows continue, no new ones); subnets
+  // removed keep their open flows; timers apply to every flow from now on. Table sizes and the
+  // port range need a restart. Returns an empty string, or why nothing was changed.
+  [[nodiscard]] std::string reconfigure(const EngineConfig& next);
 
   [[nodiscard]] const Counters& counters() const noexcept { return counters_; }
   [[nodiscard]] std::span<const PublicIp> public_ips() const noexcept {
@@ -175,6 +182,8 @@ class Engine {
                     bool was_live) noexcept;
   [[nodiscard]] std::uint32_t random32() noexcept;
   [[nodiscard]] bool in_subnet(net::Ipv4 a) const noexcept;
+  [[nodiscard]] bool in_detached_subnet(net::Ipv4 a) const noexcept;
+  void apply_timers(const Timers& t);
   [[nodiscard]] int public_index(net::Ipv4 a) const noexcept;
 
   struct FreeDeleter {
@@ -185,6 +194,7 @@ class Engine {
 
   EngineConfig config_;
   Counters counters_;
+  std::vector<net::Prefix> detached_subnets_;
   std::array<PublicIp, kMaxPublicIps> pubs_{};
   std::size_t pub_count_ = 0;
 
