@@ -23,7 +23,11 @@ namespace natgw::nat {
   X(ttl_expired, "TTL of 1 or less")                                                           \
   X(flow_expired, "late packet of a flow that expired idle (TCP ones are answered with RST)")   \
   X(flow_table_full, "every flow slot holds a live flow or a port in hold-down")               \
-  X(no_public_ip, "no public IP accepts new connections")
+  X(no_public_ip, "no public IP accepts new connections")                                     \
+  /* Reasons the datapath applies around the engine: */                                        \
+  X(no_neighbor, "MAC address of the next hop or inside host unknown; ARP request sent")        \
+  X(oversize, "frame larger than the interface MTU allows (a GRO/GSO super-frame)")            \
+  X(tx_queue_full, "transmit ring of the interface full")
 
 enum class DropReason : std::uint8_t {
 #define NATGW_X(name, desc) name,

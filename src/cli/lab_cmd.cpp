@@ -1,0 +1,116 @@
+// `natgw lab up / down / status / exec` (and the hidden `lab echo-server`, the lab's
+// address-echo service): argument parsing only; the work is in src/lab/.
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/command.hpp"
+#include "lab/echo_server.hpp"
+#include "lab/lab.hpp"
+
+namespace natgw::cli {
+namespace {
+
+std::optional<std::string> optional_name(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  return s;
+}
+
+void add_up(CLI::App& lab, int& exit_code) {
+  struct Args {
+    int vms = 2;
+    int public_ips = 1;
+    std::string name;
+    std::string gateway = "natgw";
+    std::string config_out;
+    bool keep = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* up =
+      lab.add_subcommand("up", "Build a lab: VMs behind a gateway, an internet with servers");
+  up->add_option("--vms", a->vms, "Number of VMs (namespaces <name>-vm1..N)")
+      ->capture_default_str();
+  up->add_option("--public-ips", a->public_ips, "Public IPs 203.0.113.10 .. (9+K)")
+      ->capture_default_str();
+  up->add_option("--name", a->name, "Lab name, in every namespace name (default: lab + 4 hex)");
+  up->add_option("--gateway", a->gateway,
+                 "natgw: natgw run; kernel: kernel forwarding + nftables SNAT; none: no gateway")
+      ->check(CLI::IsMember({"natgw", "kernel", "none"}))
+      ->capture_default_str();
+  up->add_option("--config-out", a->config_out, "Also write the lab's natgw config to this file");
+  up->add_flag("--keep-on-error", a->keep, "Leave a half-built lab in place for inspection");
+  up->callback([a, &exit_code] {
+    lab::UpOptions o;
+    o.spec.name = a->name;
+    o.spec.vms = a->vms;
+    o.spec.public_ips = a->public_ips;
+    o.spec.gateway = *lab::parse_gateway_mode(a->gateway);
+    o.config_out = optional_name(a->config_out);
+    o.keep_on_error = a->keep;
+    exit_code = lab::lab_up(o, std::cout, std::cerr);
+  });
+}
+
+void add_down(CLI::App& lab, int& exit_code) {
+  struct Args {
+    std::string name;
+    bool all = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* down = lab.add_subcommand("down", "Remove a lab: its processes, namespaces and state");
+  auto* name = down->add_option("--name", a->name, "The lab (default: the only one)");
+  down->add_flag("--all", a->all, "Every lab on this host")->excludes(name);
+  down->callback([a, &exit_code] {
+    exit_code = lab::lab_down(optional_name(a->name), a->all, std::cout, std::cerr);
+  });
+}
+
+void add_status(CLI::App& lab, int& exit_code) {
+  auto name = std::make_shared<std::string>();
+  auto* status = lab.add_subcommand("status", "List labs: namespaces, addresses, processes");
+  status->add_option("--name", *name, "Only this lab");
+  status->callback([name, &exit_code] {
+    exit_code = lab::lab_status(optional_name(*name), std::cout, std::cerr);
+  });
+}
+
+void add_exec(CLI::App& lab, int& exit_code) {
+  struct Args {
+    std::string name;
+    std::string target;
+    std::vector<std::string> command;
+  };
+  auto a = std::make_shared<Args>();
+  auto* ex = lab.add_subcommand("exec", "Run a command in a lab namespace: exec VM -- CMD...");
+  ex->add_option("--name", a->name, "The lab (default: the only one)");
+  ex->add_option("target", a->target, "vm1..vmN, gw, inet or sw")->required();
+  ex->add_option("command", a->command, "The command and its arguments (after --)")->required();
+  ex->callback([a, &exit_code] {
+    exit_code = lab::lab_exec(optional_name(a->name), a->target, a->command, std::cerr);
+  });
+}
+
+void add_echo_server(CLI::App& lab, int& exit_code) {
+  auto listen = std::make_shared<std::string>("0.0.0.0:7");
+  auto* echo = lab.add_subcommand("echo-server", "The lab's address-echo service (TCP and UDP)");
+  echo->group("");  // hidden: the lab starts it
+  echo->add_option("--listen", *listen, "IPV4:PORT")->capture_default_str();
+  echo->callback([listen, &exit_code] { exit_code = lab::run_echo_server(*listen, std::cerr); });
+}
+
+const Registration kLab{
+    80, [](CLI::App& app, int& exit_code) {
+      auto* lab = app.add_subcommand(
+          "lab", "A virtual network of namespaces with natgw (or the kernel) as its NAT gateway");
+      lab->require_subcommand(1);
+      add_up(*lab, exit_code);
+      add_down(*lab, exit_code);
+      add_status(*lab, exit_code);
+      add_exec(*lab, exit_code);
+      add_echo_server(*lab, exit_code);
+    }};
+
+}  // namespace
+}  // namespace natgw::cli

@@ -1,0 +1,57 @@
+// Internal to control/: parsing of the config's value formats and the wording shared by the YAML
+// reader and the value rules, so that one condition always reads the same.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "control/config.hpp"
+#include "net/types.hpp"
+
+namespace natgw::control::detail {
+
+// Parsers: the value, or nullopt and `problem` set to what is wrong, worded to follow the value
+// ("is not an IPv4 address").
+
+// A dotted quad. Stricter than net::Ipv4::parse: no leading zeros, since inet_aton() reads
+// "010.0.0.1" as octal (8.0.0.1) and an operator may mean 10.0.0.1.
+[[nodiscard]] std::optional<net::Ipv4> parse_ipv4(std::string_view s, std::string& problem);
+
+// "a.b.c.d/len" with the length written out and the host bits clear.
+[[nodiscard]] std::optional<net::Prefix> parse_prefix(std::string_view s, std::string& problem);
+
+// "a.b.c.d:port", port 0..65535 (port 0 is left to the rules, which also see built Configs).
+[[nodiscard]] std::optional<net::Endpoint> parse_endpoint(std::string_view s, std::string& problem);
+
+[[nodiscard]] std::string text(net::Ipv4 a);
+[[nodiscard]] std::string text(const net::Prefix& p);
+[[nodiscard]] std::string text(const net::Endpoint& e);
+
+// A string as a message shows it: as is, or in double quotes with escapes when it is empty or
+// holds spaces, quotes or control characters.
+[[nodiscard]] std::string shown(std::string_view s);
+// Always in double quotes, with escapes.
+[[nodiscard]] std::string in_quotes(std::string_view s);
+
+// The special-use block (RFC 6890) that `p` overlaps and that can be neither a public IP nor a
+// next hop: "loopback 127.0.0.0/8". Private space is not in the list: a lab or a gateway behind
+// another NAT uses it.
+[[nodiscard]] std::optional<std::string_view> special_use(const net::Prefix& p);
+
+// What is allowed, per key: the text after "allowed: ".
+namespace allowed {
+[[nodiscard]] std::string profile();
+[[nodiscard]] std::string gateway_name();
+[[nodiscard]] std::string idle_timeout(const ProfileRules& r, Profile p);
+[[nodiscard]] std::string public_ip();
+[[nodiscard]] std::string public_ip_prefix(const ProfileRules& r, Profile p);
+[[nodiscard]] std::string public_ip_count(const ProfileRules& r, Profile p);
+[[nodiscard]] std::string subnet();
+[[nodiscard]] std::string interface_name();
+[[nodiscard]] std::string backend();
+[[nodiscard]] std::string next_hop();
+[[nodiscard]] std::string api_listen();
+}  // namespace allowed
+
+}  // namespace natgw::control::detail

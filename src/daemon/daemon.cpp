@@ -1,0 +1,317 @@
+#include "daemon/daemon.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <ctime>
+#include <random>
+#include <thread>
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include "control/config.hpp"
+#include "daemon/host.hpp"
+#include "daemon/views.hpp"
+#include "datapath/worker.hpp"
+#include "io/af_packet.hpp"
+#include "telemetry/snapshot.hpp"
+
+#ifndef NATGW_VERSION
+#define NATGW_VERSION "0.0.0"
+#endif
+
+namespace natgw::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto kCallTimeout = 2000ms;
+
+std::string text(net::Ipv4 a) { return std::string(a.text().view()); }
+
+std::string join(const std::vector<net::Ipv4>& v) {
+  std::string s;
+  for (const auto& a : v) s += (s.empty() ? "" : ", ") + text(a);
+  return s.empty() ? "none" : s;
+}
+
+datapath::WorkerConfig worker_config(const control::Config& c) {
+  datapath::WorkerConfig w;
+  w.engine = c.engine();
+  w.engine.seed = std::random_device{}();  // the daemon's randomness; the engine stays pure
+  w.inside_addresses = interface_addresses(c.interfaces.inside.name);
+  w.inside_next_hop = c.interfaces.inside.next_hop;
+  w.outside_addresses = interface_addresses(c.interfaces.outside.name);
+  w.next_hop = c.interfaces.outside.next_hop.value_or(net::Ipv4{});
+  return w;
+}
+
+// Everything the API and the prober share.
+class Gateway {
+ public:
+  Gateway(control::Config config, datapath::Worker& worker)
+      : config_(std::move(config)), worker_(worker), started_(datapath::monotonic_now()) {}
+
+  // A fresh snapshot, collected on the worker thread. nullopt when the worker is stuck.
+  std::optional<telemetry::Snapshot> snapshot() {
+    telemetry::Snapshot s;
+    const bool ok = worker_.call(
+        [&](datapath::Worker& w) {
+          telemetry::fill_from_engine(s, w.engine());
+          const auto& st = w.stats();
+          for (std::size_t r = 0; r < nat::kDropReasonCount; ++r) s.counters.drops[r] += st.drops[r];
+          s.probes_sent = st.probes_sent;
+          s.probes_ok = st.probes_ok;
+          s.frames_not_for_gateway = st.not_for_gateway;
+          s.checksums_completed = st.csum_completed;
+          for (auto [role, port] : {std::pair{"inside", &w.inside_port()}, std::pair{"outside", &w.outside_port()}}) {
+            const io::PortStats ps = port->stats();
+            telemetry::InterfaceReport r;
+            r.role = role;
+            r.name = std::string(role) == "inside" ? inside_name_ : outside_name_;
+            r.rx_frames = ps.rx_frames;
+            r.rx_bytes = ps.rx_bytes;
+            r.rx_kernel_drops = ps.rx_kernel_drops;
+            r.rx_invalid = ps.rx_invalid;
+            r.tx_frames = ps.tx_frames;
+            r.tx_bytes = ps.tx_bytes;
+            r.tx_queue_full = ps.tx_queue_full;
+            r.tx_invalid = ps.tx_invalid;
+            r.tx_errors = ps.tx_errors;
+            s.interfaces.push_back(r);
+          }
+        },
+        kCallTimeout);
+    if (!ok) return std::nullopt;
+    std::lock_guard lk(mu_);
+    s.gateway = config_.gateway.name;
+    s.profile = std::string(control::name(config_.profile));
+    s.version = NATGW_VERSION;
+    s.availability_percent = availability_.percent();
+    s.uptime_seconds = std::chrono::duration<double>(datapath::monotonic_now() - started_).count();
+    return s;
+  }
+
+  // Once a second: judge the last probe, record the minute's metrics, send the next probe.
+  void probe_tick() {
+    std::uint64_t sent = 0, ok = 0;
+    nat::Counters counters;
+    const bool answered = worker_.call(
+        [&](datapath::Worker& w) {
+          sent = w.stats().probes_sent;
+          ok = w.stats().probes_ok;
+          counters = w.engine().counters();
+          for (std::size_t r = 0; r < nat::kDropReasonCount; ++r) counters.drops[r] += w.stats().drops[r];
+        },
+        500ms);
+    std::lock_guard lk(mu_);
+    if (probe_outstanding_) {
+      availability_.record(answered && sent > last_sent_ && ok - last_ok_ == sent - last_sent_);
+    }
+    if (answered) {
+      last_sent_ = sent;
+      last_ok_ = ok;
+      history_.sample(static_cast<std::int64_t>(std::time(nullptr)), counters, availability_.percent());
+    }
+    worker_.request_probe();
+    probe_outstanding_ = true;
+  }
+
+  nlohmann::json history() {
+    std::lock_guard lk(mu_);
+    return history_.json();
+  }
+
+  std::optional<nlohmann::json> flows(const FlowQuery& q) {
+    nlohmann::json out;
+    const bool ok = worker_.call(
+        [&](datapath::Worker& w) { out = flows_json(w.engine(), q, datapath::monotonic_now()); }, kCallTimeout);
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  // SIGHUP: load, validate, apply what can change at run time.
+  void reload(const std::filesystem::path& path) {
+    auto result = control::load_config(path);
+    if (!result) {
+      spdlog::error("reload refused: {} has {} error(s); the running configuration stays", path.string(), result.errors().size());
+      for (const auto& e : result.errors()) spdlog::error("  {}", control::to_string(e));
+      return;
+    }
+    control::Config next = std::move(result).config();
+    control::Config current;
+    {
+      std::lock_guard lk(mu_);
+      current = config_;
+    }
+    if (!(next.interfaces == current.interfaces) || !(next.api == current.api)) {
+      spdlog::error("reload refused: interfaces and api.listen change only with a restart; the running configuration stays");
+      return;
+    }
+    std::string err;
+    nat::EngineConfig engine = next.engine();
+    const bool answered = worker_.call([&](datapath::Worker& w) { err = w.reconfigure(engine); }, kCallTimeout);
+    if (!answered) {
+      spdlog::error("reload failed: the datapath did not answer; the running configuration stays");
+      return;
+    }
+    if (!err.empty()) {
+      spdlog::error("reload refused: {}; the running configuration stays", err);
+      return;
+    }
+    spdlog::info("reloaded {}: {}", path.string(), control::summary(next));
+    std::lock_guard lk(mu_);
+    config_ = std::move(next);
+  }
+
+  control::Config config() {
+    std::lock_guard lk(mu_);
+    return config_;
+  }
+
+  std::string inside_name_, outside_name_;
+
+ private:
+  std::mutex mu_;
+  control::Config config_;
+  datapath::Worker& worker_;
+  nat::Time started_;
+  telemetry::Availability availability_;
+  MetricsHistory history_;
+  std::uint64_t last_sent_ = 0, last_ok_ = 0;
+  bool probe_outstanding_ = false;
+};
+
+void install_routes(httplib::Server& srv, Gateway& gw) {
+  auto unavailable = [](httplib::Response& res) {
+    res.status = 503;
+    res.set_content(R"({"error":"the datapath did not answer in time"})", "application/json");
+  };
+  srv.Get("/metrics", [&gw, unavailable](const httplib::Request&, httplib::Response& res) {
+    const auto s = gw.snapshot();
+    if (!s) return unavailable(res);
+    res.set_content(telemetry::render_prometheus(*s), "text/plain; version=0.0.4");
+  });
+  srv.Get("/v1/status", [&gw, unavailable](const httplib::Request&, httplib::Response& res) {
+    const auto s = gw.snapshot();
+    if (!s) return unavailable(res);
+    res.set_content(status_json(*s, gw.config()).dump(2), "application/json");
+  });
+  srv.Get("/v1/flows", [&gw, unavailable](const httplib::Request& req, httplib::Response& res) {
+    std::multimap<std::string, std::string> params(req.params.begin(), req.params.end());
+    auto q = parse_flow_query(params);
+    if (auto* err = std::get_if<std::string>(&q)) {
+      res.status = 400;
+      res.set_content(nlohmann::json{{"error", *err}}.dump(), "application/json");
+      return;
+    }
+    const auto out = gw.flows(std::get<FlowQuery>(q));
+    if (!out) return unavailable(res);
+    res.set_content(out->dump(2), "application/json");
+  });
+  srv.Get("/v1/metrics/minutes", [&gw](const httplib::Request&, httplib::Response& res) {
+    res.set_content(gw.history().dump(2), "application/json");
+  });
+  srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404) {
+      res.set_content(nlohmann::json{{"error", "no such endpoint: " + req.path + "; see /metrics, /v1/status, /v1/flows, /v1/metrics/minutes"}}.dump(),
+                      "application/json");
+    }
+  });
+}
+
+}  // namespace
+
+int run(const Options& options) {
+  auto loaded = control::load_config(options.config);
+  if (!loaded) {
+    for (const auto& e : loaded.errors()) {
+      spdlog::error("{}: {}", options.config.string(), control::to_string(e));
+    }
+    return 1;
+  }
+  control::Config config = std::move(loaded).config();
+  const auto& in_name = config.interfaces.inside.name;
+  const auto& out_name = config.interfaces.outside.name;
+  const HostCheck host = check_host(in_name, out_name);
+  for (const auto& w : host.warnings) spdlog::warn("{}", w);
+  if (!host.errors.empty()) {
+    for (const auto& e : host.errors) spdlog::error("{}", e);
+    return 1;
+  }
+  if (config.interfaces.inside.backend != control::Backend::af_packet ||
+      config.interfaces.outside.backend != control::Backend::af_packet) {
+    spdlog::warn("backend af_xdp is not available in this version; using af_packet");
+  }
+
+  // Signals are handled by this thread alone (sigwait); every thread started below inherits
+  // the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  std::unique_ptr<datapath::Worker> worker;
+  try {
+    auto wc = worker_config(config);
+    auto inside = io::open_af_packet(in_name);
+    auto outside = io::open_af_packet(out_name);
+    spdlog::info("inside {} ({}), addresses {}; outside {} ({}), addresses {}, next hop {}", in_name,
+                 inside->mac().text().view(), join(wc.inside_addresses), out_name, outside->mac().text().view(),
+                 join(wc.outside_addresses), text(wc.next_hop));
+    worker = std::make_unique<datapath::Worker>(std::move(wc), std::move(inside), std::move(outside));
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start the datapath: {}", e.what());
+    return 1;
+  }
+
+  Gateway gw(config, *worker);
+  gw.inside_name_ = in_name;
+  gw.outside_name_ = out_name;
+  httplib::Server srv;
+  install_routes(srv, gw);
+  const std::string host_addr = text(config.api.listen.addr);
+  if (!srv.bind_to_port(host_addr, config.api.listen.port)) {
+    spdlog::error("cannot listen on {}:{} for the API (in use, or not an address of this host)", host_addr,
+                  config.api.listen.port);
+    return 1;
+  }
+
+  worker->announce(datapath::monotonic_now());
+  std::thread datapath_thread([&] { worker->run(); });
+  std::thread api_thread([&] { srv.listen_after_bind(); });
+  std::atomic<bool> stopping{false};
+  std::thread prober([&] {
+    while (!stopping.load()) {
+      gw.probe_tick();
+      for (int i = 0; i < 10 && !stopping.load(); ++i) std::this_thread::sleep_for(100ms);
+    }
+  });
+  spdlog::info("natgw {} running: {}; profile {}; API http://{}:{}", NATGW_VERSION, control::summary(config),
+               control::name(config.profile), host_addr, config.api.listen.port);
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&sigs, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: reloading {}", options.config.string());
+      gw.reload(options.config);
+      continue;
+    }
+    spdlog::info("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    break;
+  }
+  stopping = true;
+  srv.stop();
+  worker->stop();
+  prober.join();
+  api_thread.join();
+  datapath_thread.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace natgw::daemon

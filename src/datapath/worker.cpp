@@ -1,0 +1,350 @@
+#include "datapath/worker.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "net/checksum.hpp"
+#include "net/ethernet.hpp"
+#include "net/packet.hpp"
+
+namespace natgw::datapath {
+namespace {
+
+constexpr std::size_t kEth = net::kEthHeader;
+constexpr auto kAdvanceEvery = std::chrono::milliseconds(10);
+constexpr auto kExpireEvery = std::chrono::seconds(1);
+
+std::uint16_t ether_type(const std::uint8_t* f) { return net::get_be16(f + 12); }
+
+// Completes a TCP/UDP checksum the sender left to offload: its field holds only the
+// pseudo-header sum, so it is recomputed over the whole segment.
+bool complete_checksum(std::uint8_t* ip, std::size_t len) noexcept {
+  net::PacketView v;
+  if (net::parse(ip, len, v) != net::ParseResult::ok || v.fragment) return false;
+  if (!v.is_tcp() && !v.is_udp()) return false;
+  std::uint8_t* field = v.l4() + (v.is_tcp() ? 16 : 6);
+  net::store16(field, 0);
+  net::store16(field, net::transport_checksum(ip));
+  return true;
+}
+
+NeighborConfig neighbor_config(const io::Port& port, const std::vector<net::Ipv4>& addrs,
+                               std::vector<net::Ipv4> answer_for, std::size_t capacity) {
+  NeighborConfig c;
+  c.mac = port.mac();
+  c.address = addrs.empty() ? net::Ipv4{} : addrs.front();
+  c.answer_for = std::move(answer_for);
+  c.capacity = capacity;
+  return c;
+}
+
+}  // namespace
+
+nat::Time monotonic_now() noexcept {
+  return std::chrono::duration_cast<nat::Time>(
+      std::chrono::steady_clock::now().time_since_epoch());
+}
+
+Worker::Worker(WorkerConfig config, std::unique_ptr<io::Port> inside,
+               std::unique_ptr<io::Port> outside)
+    : cfg_(std::move(config)),
+      in_(std::move(inside)),
+      out_(std::move(outside)),
+      engine_(cfg_.engine),
+      nb_in_(neighbor_config(*in_, cfg_.inside_addresses, {}, cfg_.neighbor_capacity)),
+      nb_out_(neighbor_config(*out_, cfg_.outside_addresses, cfg_.engine.public_ips,
+                              cfg_.neighbor_capacity)) {
+  if (cfg_.engine.subnets.empty()) throw std::invalid_argument("no subnet attached");
+  // Probes come from the inside interface's own address when it is in an attached subnet (as a
+  // gateway's usually is), else from the first address of the first subnet.
+  probe_src_ = net::Ipv4{cfg_.engine.subnets.front().address().value() + 1};
+  for (const auto& a : cfg_.inside_addresses) {
+    for (const auto& s : cfg_.engine.subnets) {
+      if (s.contains(a)) {
+        probe_src_ = a;
+        break;
+      }
+    }
+  }
+}
+
+Worker::~Worker() = default;
+
+bool Worker::is_local(const std::vector<net::Ipv4>& addrs, net::Ipv4 a) const noexcept {
+  return std::find(addrs.begin(), addrs.end(), a) != addrs.end();
+}
+
+void Worker::transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len) noexcept {
+  if (len > port.max_frame()) {
+    ++stats_.drops[static_cast<std::size_t>(nat::DropReason::oversize)];
+    return;
+  }
+  const io::Frame f{frame, len, false};
+  if (port.tx_burst({&f, 1}) == 0) {
+    ++stats_.drops[static_cast<std::size_t>(nat::DropReason::tx_queue_full)];
+  }
+}
+
+std::optional<net::MacAddress> Worker::next_hop_mac(nat::Time now) noexcept {
+  const Resolution r = nb_out_.resolve(cfg_.next_hop, now, scratch_);
+  if (r.request_len > 0) transmit(*out_, scratch_.data(), static_cast<std::uint32_t>(r.request_len));
+  return r.mac;
+}
+
+std::optional<net::MacAddress> Worker::inside_mac(net::Ipv4 dst, nat::Time now) noexcept {
+  const net::Ipv4 target = cfg_.inside_next_hop.value_or(dst);
+  const Resolution r = nb_in_.resolve(target, now, scratch_);
+  if (r.request_len > 0) transmit(*in_, scratch_.data(), static_cast<std::uint32_t>(r.request_len));
+  return r.mac;
+}
+
+void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept {
+  const net::MacAddress my_mac = in_->mac();
+  std::size_t n = 0;
+  for (io::Frame& f : frames) {
+    ++stats_.frames_in;
+    if (f.len < kEth) continue;
+    const std::uint16_t type = ether_type(f.data);
+    if (type == net::kEtherTypeArp) {
+      const std::size_t len = nb_in_.on_arp({f.data, f.len}, now, scratch_);
+      if (len > 0) transmit(*in_, scratch_.data(), static_cast<std::uint32_t>(len));
+      continue;
+    }
+    if (type != net::kEtherTypeIpv4 || net::MacAddress::from(f.data) != my_mac ||
+        f.len < kEth + net::kIpv4MinHeader ||
+        is_local(cfg_.inside_addresses, net::Ipv4{net::get_be32(f.data + kEth + 16)})) {
+      ++stats_.not_for_gateway;  // the kernel's business
+      continue;
+    }
+    std::uint8_t* ip = f.data + kEth;
+    const net::Ipv4 src{net::get_be32(ip + 12)};
+    bool on_link = !cfg_.inside_next_hop.has_value();
+    if (on_link) {
+      on_link = false;
+      for (const auto& s : engine_.config().subnets) on_link |= s.contains(src);
+    }
+    if (on_link) nb_in_.learn_from_ipv4(src, net::MacAddress::from(f.data + 6), now, Learn::create);
+    if (f.csum_partial && complete_checksum(ip, f.len - kEth)) ++stats_.csum_completed;
+    batch_[n] = nat::Packet{ip, f.len - static_cast<std::uint32_t>(kEth), {}};
+    batch_frames_[n] = f.data;
+    ++n;
+  }
+  if (n == 0) return;
+  engine_.translate_batch({batch_.data(), n}, nat::Direction::out, now);
+  std::optional<net::MacAddress> nh;
+  bool resolved = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const nat::Verdict& v = batch_[i].verdict;
+    std::uint8_t* frame = batch_frames_[i];
+    const auto len = static_cast<std::uint32_t>(kEth + v.len);
+    if (v.action == nat::Action::forward) {
+      if (!resolved) {
+        nh = next_hop_mac(now);
+        resolved = true;
+      }
+      if (!nh) {
+        ++stats_.drops[static_cast<std::size_t>(nat::DropReason::no_neighbor)];
+        continue;
+      }
+      nh->write(frame);
+      out_->mac().write(frame + 6);
+      transmit(*out_, frame, len);
+    } else if (v.action == nat::Action::reply) {
+      std::copy(frame + 6, frame + 12, frame);  // back to the sender
+      my_mac.write(frame + 6);
+      transmit(*in_, frame, len);
+    }
+  }
+}
+
+void Worker::process_outside(std::span<io::Frame> frames, nat::Time now) noexcept {
+  const net::MacAddress my_mac = out_->mac();
+  const auto pubs = engine_.public_ips();
+  std::size_t n = 0;
+  for (io::Frame& f : frames) {
+    ++stats_.frames_in;
+    if (f.len < kEth) continue;
+    const std::uint16_t type = ether_type(f.data);
+    if (type == net::kEtherTypeArp) {
+      const std::size_t len = nb_out_.on_arp({f.data, f.len}, now, scratch_);
+      if (len > 0) transmit(*out_, scratch_.data(), static_cast<std::uint32_t>(len));
+      continue;
+    }
+    bool ours = type == net::kEtherTypeIpv4 && net::MacAddress::from(f.data) == my_mac &&
+                f.len >= kEth + net::kIpv4MinHeader;
+    if (ours) {
+      const net::Ipv4 dst{net::get_be32(f.data + kEth + 16)};
+      ours = std::any_of(pubs.begin(), pubs.end(), [&](const nat::PublicIp& p) { return p.addr == dst; });
+    }
+    if (!ours) {
+      ++stats_.not_for_gateway;
+      continue;
+    }
+    std::uint8_t* ip = f.data + kEth;
+    if (f.csum_partial && complete_checksum(ip, f.len - kEth)) ++stats_.csum_completed;
+    batch_[n] = nat::Packet{ip, f.len - static_cast<std::uint32_t>(kEth), {}};
+    batch_frames_[n] = f.data;
+    ++n;
+  }
+  if (n == 0) return;
+  engine_.translate_batch({batch_.data(), n}, nat::Direction::in, now);
+  for (std::size_t i = 0; i < n; ++i) {
+    const nat::Verdict& v = batch_[i].verdict;
+    std::uint8_t* frame = batch_frames_[i];
+    const auto len = static_cast<std::uint32_t>(kEth + v.len);
+    if (v.action == nat::Action::forward) {
+      const net::Ipv4 dst{net::get_be32(frame + kEth + 16)};
+      if (dst == probe_src_) {  // the network's answer to one of our probes
+        ++stats_.probe_replies;
+        continue;
+      }
+      const auto mac = inside_mac(dst, now);
+      if (!mac) {
+        ++stats_.drops[static_cast<std::size_t>(nat::DropReason::no_neighbor)];
+        continue;
+      }
+      mac->write(frame);
+      in_->mac().write(frame + 6);
+      transmit(*in_, frame, len);
+    } else if (v.action == nat::Action::reply) {
+      std::copy(frame + 6, frame + 12, frame);
+      my_mac.write(frame + 6);
+      transmit(*out_, frame, len);
+    }
+  }
+}
+
+// An availability probe: a UDP datagram from the probe source to the next hop's traceroute
+// port, through the same engine and transmit path as any packet from the inside. It succeeds
+// when the engine forwards it and the outside port takes it. Probes share one 5-tuple, so they
+// hold one connection (a new one after each idle expiry), not one per probe.
+void Worker::send_probe(nat::Time now) noexcept {
+  ++stats_.probes_sent;
+  std::uint8_t* f = scratch_.data();
+  constexpr std::size_t kIp = 20, kUdp = 8, kPayload = 8;
+  constexpr std::size_t kLen = kEth + kIp + kUdp + kPayload;
+  std::fill(f, f + kLen, 0);
+  in_->mac().write(f);
+  in_->mac().write(f + 6);
+  net::put_be16(f + 12, net::kEtherTypeIpv4);
+  std::uint8_t* ip = f + kEth;
+  ip[0] = 0x45;
+  net::put_be16(ip + 2, kIp + kUdp + kPayload);
+  net::put_be16(ip + 6, 0x4000);
+  ip[8] = 64;
+  ip[9] = static_cast<std::uint8_t>(net::Proto::udp);
+  net::put_be32(ip + 12, probe_src_.value());
+  net::put_be32(ip + 16, cfg_.next_hop.value());
+  net::store16(ip + 10, net::checksum(ip, kIp));
+  std::uint8_t* udp = ip + kIp;
+  net::put_be16(udp, kProbeSourcePort);
+  net::put_be16(udp + 2, kProbePort);
+  net::put_be16(udp + 4, kUdp + kPayload);
+  std::copy_n("natgwprb", kPayload, udp + kUdp);
+  net::store16(udp + 6, net::transport_checksum(ip));
+
+  nat::Packet p{ip, kIp + kUdp + kPayload, {}};
+  engine_.translate_batch({&p, 1}, nat::Direction::out, now);
+  if (p.verdict.action != nat::Action::forward) return;
+  const auto nh = next_hop_mac(now);
+  if (!nh) return;
+  nh->write(f);
+  out_->mac().write(f + 6);
+  const io::Frame fr{f, static_cast<std::uint32_t>(kEth + p.verdict.len), false};
+  if (out_->tx_burst({&fr, 1}) == 1) ++stats_.probes_ok;
+}
+
+void Worker::announce(nat::Time now) noexcept {
+  for (const auto& p : engine_.public_ips()) {
+    if (!p.accepting) continue;
+    const std::size_t len = nb_out_.announce(p.addr, scratch_);
+    if (len > 0) transmit(*out_, scratch_.data(), static_cast<std::uint32_t>(len));
+  }
+  (void)next_hop_mac(now);
+  out_->tx_flush();
+}
+
+std::string Worker::reconfigure(const nat::EngineConfig& next) {
+  std::string err = engine_.reconfigure(next);
+  if (err.empty()) nb_out_.set_answer_for(next.public_ips);
+  return err;
+}
+
+void Worker::housekeeping(nat::Time now) noexcept {
+  if (now - last_advance_ >= kAdvanceEvery) {
+    engine_.advance(now);
+    last_advance_ = now;
+  }
+  if (now - last_expire_ >= kExpireEvery) {
+    nb_in_.expire(now);
+    nb_out_.expire(now);
+    last_expire_ = now;
+  }
+}
+
+void Worker::run_calls() noexcept {
+  if (!call_pending_.load(std::memory_order_acquire)) return;
+  std::lock_guard lk(call_mu_);
+  if (call_fn_ != nullptr) {
+    try {
+      (*call_fn_)(*this);
+    } catch (...) {
+      // A control-plane request must never take the datapath down; the caller sees no result.
+    }
+  }
+  call_fn_ = nullptr;
+  call_done_ = true;
+  call_pending_.store(false, std::memory_order_release);
+  call_cv_.notify_all();
+}
+
+bool Worker::call(const std::function<void(Worker&)>& fn, std::chrono::milliseconds timeout) {
+  static std::mutex serial;  // one call in flight at a time
+  std::lock_guard one(serial);
+  std::unique_lock lk(call_mu_);
+  call_fn_ = &fn;
+  call_done_ = false;
+  call_pending_.store(true, std::memory_order_release);
+  if (!call_cv_.wait_for(lk, timeout, [&] { return call_done_; })) {
+    call_fn_ = nullptr;
+    call_pending_.store(false, std::memory_order_release);
+    return false;
+  }
+  return true;
+}
+
+std::size_t Worker::poll_once(nat::Time now) noexcept {
+  ++stats_.loops;
+  const std::size_t a = in_->rx_burst(rx_);
+  if (a > 0) process_inside({rx_.data(), a}, now);
+  out_->tx_flush();
+  in_->tx_flush();
+  in_->rx_done();
+  const std::size_t b = out_->rx_burst(rx_);
+  if (b > 0) process_outside({rx_.data(), b}, now);
+  in_->tx_flush();
+  out_->tx_flush();
+  out_->rx_done();
+  if (probe_requested_.exchange(false, std::memory_order_relaxed)) {
+    send_probe(now);
+    out_->tx_flush();
+  }
+  housekeeping(now);
+  run_calls();
+  return a + b;
+}
+
+void Worker::run() {
+  pollfd fds[2] = {{in_->fd(), POLLIN, 0}, {out_->fd(), POLLIN, 0}};
+  const bool can_poll = fds[0].fd >= 0 && fds[1].fd >= 0;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    if (poll_once(monotonic_now()) == 0 && can_poll) {
+      // Idle: sleep until a frame arrives, but wake for timers, probes and calls.
+      (void)::poll(fds, 2, 5);
+    }
+  }
+}
+
+}  // namespace natgw::datapath

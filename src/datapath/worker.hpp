@@ -1,0 +1,131 @@
+// A datapath worker: owns the inside and outside ports, the engine and the neighbour tables,
+// and moves frames between them: rx batch -> classify -> engine -> L2 rewrite -> tx batch.
+//
+// The worker thread is the only one that touches the engine. Other threads reach it through
+// call(), which runs a function on the worker thread between two batches (the packet path
+// pays one relaxed atomic load per loop for this).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "datapath/neighbor.hpp"
+#include "io/port.hpp"
+#include "nat/engine.hpp"
+
+namespace natgw::datapath {
+
+// The monotonic clock the daemon runs the engine on.
+[[nodiscard]] nat::Time monotonic_now() noexcept;
+
+struct WorkerConfig {
+  nat::EngineConfig engine;
+  // Inside interface: its own addresses (frames to them are the kernel's) and, when the
+  // subnets are not on-link, the router that reaches them.
+  std::vector<net::Ipv4> inside_addresses;
+  std::optional<net::Ipv4> inside_next_hop;
+  // Outside interface: its own addresses and the next hop toward the internet.
+  std::vector<net::Ipv4> outside_addresses;
+  net::Ipv4 next_hop;
+  std::size_t neighbor_capacity = 65536;
+};
+
+// Datapath-level counters (the engine has its own).
+struct WorkerStats {
+  std::uint64_t loops = 0;
+  std::uint64_t frames_in = 0;      // received from both ports
+  std::uint64_t not_for_gateway = 0;  // frames left to the kernel (ARP aside)
+  std::uint64_t csum_completed = 0;   // partial checksums computed before translation
+  std::array<std::uint64_t, nat::kDropReasonCount> drops{};  // datapath reasons only
+  std::uint64_t probes_sent = 0;    // availability probes injected
+  std::uint64_t probes_ok = 0;      // ... that crossed the engine and were transmitted
+  std::uint64_t probe_replies = 0;  // answers to probes that came back through the datapath
+};
+
+class Worker {
+ public:
+  // Throws std::invalid_argument for an unusable configuration.
+  Worker(WorkerConfig config, std::unique_ptr<io::Port> inside, std::unique_ptr<io::Port> outside);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Runs the loop on the calling thread until stop() (or `stop_flag`) is set.
+  void run();
+  void stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
+  // One iteration with the given time: receive, translate, transmit, timers, calls. Returns
+  // the number of frames received. run() calls it; tests call it directly.
+  std::size_t poll_once(nat::Time now) noexcept;
+
+  // Runs `fn` on the worker thread between batches and waits for it. Returns false when the
+  // worker did not get to it within `timeout` (then `fn` is discarded and never runs).
+  bool call(const std::function<void(Worker&)>& fn, std::chrono::milliseconds timeout);
+
+  // Asks the worker to send one availability probe on its next iteration.
+  void request_probe() noexcept { probe_requested_.store(true, std::memory_order_relaxed); }
+
+  // Owned by the worker thread: use from call() or before run() / after it returned.
+  [[nodiscard]] nat::Engine& engine() noexcept { return engine_; }
+  [[nodiscard]] const WorkerStats& stats() const noexcept { return stats_; }
+  [[nodiscard]] const NeighborTable& inside_neighbors() const noexcept { return nb_in_; }
+  [[nodiscard]] const NeighborTable& outside_neighbors() const noexcept { return nb_out_; }
+  [[nodiscard]] io::Port& inside_port() noexcept { return *in_; }
+  [[nodiscard]] io::Port& outside_port() noexcept { return *out_; }
+  // Announces the public IPs on the outside link (gratuitous ARP) and asks for the next hop.
+  void announce(nat::Time now) noexcept;
+  // Applies a new engine configuration (see Engine::reconfigure) and the ARP answers with it.
+  [[nodiscard]] std::string reconfigure(const nat::EngineConfig& next);
+
+  // The probe 5-tuple's fixed parts, for tests and the doctor.
+  [[nodiscard]] net::Ipv4 probe_source() const noexcept { return probe_src_; }
+  static constexpr std::uint16_t kProbePort = 33434;
+  static constexpr std::uint16_t kProbeSourcePort = 49152;
+
+ private:
+  static constexpr std::size_t kBurst = 64;
+  static constexpr std::size_t kFrameBuf = 2048;
+
+  void process_inside(std::span<io::Frame> frames, nat::Time now) noexcept;
+  void process_outside(std::span<io::Frame> frames, nat::Time now) noexcept;
+  void send_probe(nat::Time now) noexcept;
+  void transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len) noexcept;
+  void housekeeping(nat::Time now) noexcept;
+  void run_calls() noexcept;
+  [[nodiscard]] bool is_local(const std::vector<net::Ipv4>& addrs, net::Ipv4 a) const noexcept;
+  [[nodiscard]] std::optional<net::MacAddress> next_hop_mac(nat::Time now) noexcept;
+  [[nodiscard]] std::optional<net::MacAddress> inside_mac(net::Ipv4 dst, nat::Time now) noexcept;
+
+  WorkerConfig cfg_;
+  std::unique_ptr<io::Port> in_;
+  std::unique_ptr<io::Port> out_;
+  nat::Engine engine_;
+  NeighborTable nb_in_;
+  NeighborTable nb_out_;
+  WorkerStats stats_;
+  net::Ipv4 probe_src_;
+
+  std::array<io::Frame, kBurst> rx_{};
+  std::array<nat::Packet, kBurst> batch_{};
+  std::array<std::uint8_t*, kBurst> batch_frames_{};
+  std::array<std::uint8_t, kFrameBuf> scratch_{};  // ARP replies/requests, probes
+  nat::Time last_advance_{};
+  nat::Time last_expire_{};
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> probe_requested_{false};
+  std::atomic<bool> call_pending_{false};
+  std::mutex call_mu_;
+  std::condition_variable call_cv_;
+  const std::function<void(Worker&)>* call_fn_ = nullptr;
+  bool call_done_ = false;
+};
+
+}  // namespace natgw::datapath

@@ -1,0 +1,58 @@
+// AF_PACKET backend: one packet socket bound to one interface (ETH_P_ALL).
+//
+//  - rx: a TPACKET_V3 ring (PACKET_RX_RING, mmap). The kernel fills blocks of frames; a block is
+//    handed to user space when it is full or when rx_block_timeout_ms passed since its first
+//    frame, so at low rates a frame waits up to that timeout (rounded up to a kernel tick) before
+//    rx_burst sees it. rx_burst walks the frames of the ready blocks in place; rx_done gives
+//    every block it finished back to the kernel.
+//    Ring capacity: a block also retires half empty when its timeout fires, so at moderate rates
+//    the ring holds about rx_block_count x (frames arriving per timeout), not the full blocks.
+//  - tx: TxMode::sendmmsg (default) copies frames into private buffers and tx_flush sends them
+//    with one sendmmsg(); TxMode::ring copies them into a PACKET_TX_RING (TPACKET_V3) and
+//    tx_flush kicks the kernel with one send(). On veth, sendmmsg costs the same CPU per frame
+//    as the ring for full-size frames and ~6% less for minimum-size ones, so the ring's zero-copy
+//    send buys nothing there (measured with tests/io/af_packet_flood.cpp). The ring may win on a
+//    physical NIC, which can send from the ring's pages directly; measure there.
+//  - PACKET_QDISC_BYPASS (on by default): frames go straight to the driver, as a router's
+//    forwarding path would. Side effect: other packet sockets on the interface (tcpdump) do not
+//    see them. PACKET_IGNORE_OUTGOING: the socket does not see frames sent on the interface by
+//    other sockets (another worker's port) or by the kernel (a socket never sees its own).
+//    PACKET_LOSS (ring mode): a bad tx slot is skipped instead of stalling the ring.
+//  - Frames received with TP_STATUS_CSUMNOTREADY have Frame::csum_partial set. Frames longer
+//    than the MTU can arrive when the interface aggregates (GRO/LRO): they are returned as they
+//    are, up to what fits a ring block. VLAN-tagged frames whose tag the NIC stripped
+//    (TP_STATUS_VLAN_VALID) and frames truncated by the ring are skipped and counted in
+//    PortStats::rx_invalid.
+//  - The kernel's own stack still sees every frame (a packet socket is a tap, not a diversion):
+//    the daemon checks that the kernel does not forward on these interfaces
+//    (interface_forwarding_enabled in io/host.hpp).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "io/port.hpp"
+
+namespace natgw::io {
+
+enum class TxMode : std::uint8_t { ring, sendmmsg };
+
+struct AfPacketOptions {
+  std::uint32_t rx_block_size = 1u << 18;  // bytes; a multiple of the page size, power of two
+  std::uint32_t rx_block_count = 32;
+  std::uint32_t rx_block_timeout_ms = 1;  // hand a partly filled block over after this long
+  std::uint32_t tx_frame_size = 2048;     // bytes per tx slot; power of two, 128..65536
+  std::uint32_t tx_frame_count = 1024;    // tx queue length (ring: rounded up to 64 KiB blocks)
+  TxMode tx_mode = TxMode::sendmmsg;
+  bool qdisc_bypass = true;
+  bool promiscuous = false;  // also receive frames addressed to other MACs
+};
+
+// Opens `ifname` in the calling thread's network namespace. Throws std::system_error whose
+// what() names the interface and the cause: no such interface, interface down, not permitted
+// (needs CAP_NET_RAW), or the ring setup the kernel refused. Not for the hot path.
+[[nodiscard]] std::unique_ptr<Port> open_af_packet(const std::string& ifname,
+                                                   const AfPacketOptions& options = {});
+
+}  // namespace natgw::io

@@ -1,0 +1,83 @@
+// One network interface as a batch packet I/O port. Backends: AF_PACKET (af_packet.hpp) and an
+// in-memory port for tests (memory_port.hpp).
+//
+// The contract, for every backend:
+//  - A Port is owned and used by one thread (a datapath worker). No method is thread-safe.
+//  - rx_burst() fills `out` with up to out.size() received frames and returns how many. Frames
+//    point into the backend's receive memory (no copy) and stay valid, and writable in place,
+//    until rx_done(). Several rx_burst() calls may precede one rx_done(); all the frames they
+//    returned stay valid until then. Typical loop:
+//        n = port.rx_burst(frames); ...translate in place, tx_burst(out_port, ...)...;
+//        out_port.tx_flush(); port.rx_done();
+//  - tx_burst() copies frames into the backend's transmit queue and returns how many frames of
+//    the front of `frames` it consumed: queued, or dropped as invalid (shorter than an Ethernet
+//    header or longer than max_frame(); counted in PortStats::tx_invalid). Fewer than
+//    frames.size() means the queue is full (counted in tx_queue_full for the rest); the caller
+//    drops or retries the remainder. Because tx_burst copies, rx frames may be sent and then
+//    released with rx_done() before tx_flush().
+//  - tx_flush() hands the queued frames to the kernel (AF_PACKET: one syscall per batch).
+//  - rx_burst, rx_done, tx_burst and tx_flush never allocate, throw or log.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "net/ethernet.hpp"
+
+namespace natgw::io {
+
+using net::MacAddress;
+
+// One Ethernet frame (no FCS). `csum_partial`: the frame's TCP/UDP checksum was not computed
+// yet (a locally generated packet whose checksum was offloaded; AF_PACKET reports it as
+// TP_STATUS_CSUMNOTREADY). Its checksum field then holds only the pseudo-header sum: the
+// receiver must compute the checksum over the whole segment before forwarding the frame, and
+// must not update it incrementally. Always false for frames passed to tx_burst.
+struct Frame {
+  std::uint8_t* data = nullptr;
+  std::uint32_t len = 0;
+  bool csum_partial = false;
+};
+
+// Counters since the port was opened. Read by the owning thread (stats() is not hot-path: the
+// AF_PACKET backend makes a getsockopt call for the kernel's counters).
+struct PortStats {
+  std::uint64_t rx_frames = 0;  // frames returned by rx_burst
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t rx_kernel_drops = 0;  // frames the kernel dropped because the rx ring was full
+  std::uint64_t rx_invalid = 0;       // frames skipped: truncated by the ring, or VLAN-tagged
+  std::uint64_t tx_frames = 0;        // frames handed to the kernel
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t tx_queue_full = 0;  // frames tx_burst refused because the tx queue was full
+  std::uint64_t tx_invalid = 0;     // frames tx_burst dropped: too short or too long
+  // Failed sends. AF_PACKET ring: a kick the kernel refused (the frames stay in the ring and go
+  // with the next tx_flush). sendmmsg and memory: frames dropped, one count each.
+  std::uint64_t tx_errors = 0;
+};
+
+class Port {
+ public:
+  Port() = default;
+  Port(const Port&) = delete;
+  Port& operator=(const Port&) = delete;
+  virtual ~Port() = default;
+
+  [[nodiscard]] virtual std::size_t rx_burst(std::span<Frame> out) noexcept = 0;
+  virtual void rx_done() noexcept = 0;
+  [[nodiscard]] virtual std::size_t tx_burst(std::span<const Frame> frames) noexcept = 0;
+  virtual void tx_flush() noexcept = 0;
+
+  // A descriptor that poll() reports readable when rx_burst has frames; -1 when the backend has
+  // none (the in-memory port): the caller then simply calls rx_burst.
+  [[nodiscard]] virtual int fd() const noexcept = 0;
+  [[nodiscard]] virtual MacAddress mac() const noexcept = 0;
+  [[nodiscard]] virtual int ifindex() const noexcept = 0;
+  [[nodiscard]] virtual std::uint32_t mtu() const noexcept = 0;  // IP MTU, as `ip link` shows
+  // Largest frame tx_burst accepts: MTU + Ethernet header (no VLAN tag), capped by the backend's
+  // slot size.
+  [[nodiscard]] virtual std::uint32_t max_frame() const noexcept = 0;
+  [[nodiscard]] virtual PortStats stats() const = 0;
+};
+
+}  // namespace natgw::io

@@ -1,0 +1,74 @@
+// What the gateway reports about itself at one moment: collected on the worker thread (a copy
+// of plain counters), rendered elsewhere. The hot path only bumps counters; everything here
+// happens at scrape time.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nat/counters.hpp"
+#include "nat/engine.hpp"
+
+namespace natgw::telemetry {
+
+struct PublicIpReport {
+  net::Ipv4 addr;
+  bool accepting = true;
+  std::array<std::uint32_t, nat::kL4Count> live{};
+  std::array<std::uint32_t, nat::kL4Count> holddown{};
+  std::array<std::optional<nat::DestinationLoad>, nat::kL4Count> busiest;
+};
+
+struct InterfaceReport {
+  std::string role;  // inside, outside
+  std::string name;
+  std::uint64_t rx_frames = 0, rx_bytes = 0, rx_kernel_drops = 0, rx_invalid = 0;
+  std::uint64_t tx_frames = 0, tx_bytes = 0, tx_queue_full = 0, tx_invalid = 0, tx_errors = 0;
+};
+
+struct Snapshot {
+  std::string gateway;
+  std::string profile;
+  std::string version;
+  double uptime_seconds = 0;
+  nat::Counters counters;  // engine counters with the datapath's drop reasons added
+  std::vector<PublicIpReport> public_ips;
+  std::uint32_t per_destination_limit = 0;
+  std::uint32_t port_inventory = 0;  // SNAT ports per public IP and protocol
+  std::uint64_t flow_capacity = 0;
+  std::uint64_t slots_in_use = 0;
+  double availability_percent = 100.0;
+  std::uint64_t probes_sent = 0;
+  std::uint64_t probes_ok = 0;
+  std::uint64_t frames_not_for_gateway = 0;
+  std::uint64_t checksums_completed = 0;
+  std::vector<InterfaceReport> interfaces;
+};
+
+// Fills the engine part of a snapshot (public IPs, busiest destinations, counters, sizes).
+void fill_from_engine(Snapshot& s, const nat::Engine& engine);
+
+// Prometheus text exposition format 0.0.4: every metric of the specification, every drop
+// reason (zero included), and natgw's additions.
+[[nodiscard]] std::string render_prometheus(const Snapshot& s);
+
+// Datapath availability: the share of health probes that crossed the datapath, over a
+// sliding window (Azure reports it per minute; natgw uses the last 60 probes).
+class Availability {
+ public:
+  explicit Availability(std::size_t window = 60) : window_(window) {}
+  void record(bool ok);
+  [[nodiscard]] double percent() const;  // 100 before the first probe
+  [[nodiscard]] std::size_t samples() const noexcept { return results_.size(); }
+
+ private:
+  std::size_t window_;
+  std::deque<bool> results_;
+};
+
+}  // namespace natgw::telemetry

@@ -1,0 +1,229 @@
+// End to end: the real natgw binary as the gateway of a lab (network namespaces, veth pairs,
+// nginx, vsftpd, iperf3, an address-echo service), driven by real clients. Each test asserts
+// on what the client saw and on the gateway's metrics. Needs root; skipped otherwise.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "support/shell.hpp"
+
+namespace natgw::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kBin = NATGW_BIN;
+
+class Lab {
+ public:
+  Lab(const std::string& tag, int public_ips) : name_(tag + std::to_string(::getpid() % 100000)) {
+    const Ran up = sh(kBin + " lab up --name " + name_ + " --vms 2 --public-ips " + std::to_string(public_ips));
+    ok_ = up.rc == 0;
+    log_ = up.out;
+  }
+  ~Lab() { sh(kBin + " lab down --name " + name_); }
+  Lab(const Lab&) = delete;
+  Lab& operator=(const Lab&) = delete;
+
+  [[nodiscard]] bool ok() const { return ok_; }
+  [[nodiscard]] const std::string& log() const { return log_; }
+  [[nodiscard]] const std::string& name() const { return name_; }
+  Ran exec(const std::string& where, const std::string& cmd) const {
+    return sh(kBin + " lab exec --name " + name_ + " " + where + " -- " + cmd);
+  }
+  std::map<std::string, double> metrics() const {
+    const Ran r = exec("gw", kBin + " metrics --prometheus");
+    EXPECT_EQ(r.rc, 0) << r.out;
+    return parse_prometheus(r.out);
+  }
+  [[nodiscard]] std::string config_path() const { return "/run/natgw/labs/" + name_ + "/natgw.yaml"; }
+  // Signals the gateway daemon of this lab only (other processes are named natgw too).
+  Ran signal_gateway(const std::string& sig) const {
+    return sh("for p in $(ip netns pids " + name_ + "-gw); do [ \"$(cat /proc/$p/comm)\" = natgw ] && kill -" + sig +
+              " $p && echo signalled $p; done | grep -q signalled");
+  }
+  std::string read_config() const {
+    std::ifstream in(config_path());
+    std::stringstream buf;
+    buf << in.rdbuf();
+    return buf.str();
+  }
+  void write_config(const std::string& text) const { std::ofstream(config_path()) << text; }
+
+ private:
+  std::string name_;
+  bool ok_ = false;
+  std::string log_;
+};
+
+bool can_run() { return is_root() && have("ip") && have("nginx") && have("curl") && have("hping3"); }
+
+double drops(const std::map<std::string, double>& m, const std::string& reason) {
+  const auto it = m.find("natgw_dropped_packets_total{reason=\"" + reason + "\"}");
+  return it == m.end() ? -1 : it->second;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A gateway with two public IPs.
+
+class TwoIps : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!can_run()) return;
+    lab_ = new Lab("e2a", 2);
+  }
+  static void TearDownTestSuite() {
+    delete lab_;
+    lab_ = nullptr;
+  }
+  void SetUp() override {
+    if (!can_run()) GTEST_SKIP() << "needs root, iproute2, nginx, curl, hping3";
+    ASSERT_TRUE(lab_->ok()) << lab_->log();
+  }
+  static Lab* lab_;
+};
+Lab* TwoIps::lab_ = nullptr;
+
+TEST_F(TwoIps, CurlReachesNginxAndTheEchoServiceSeesAPublicIp) {
+  const auto before = lab_->metrics();
+  const Ran page = lab_->exec("vm1", "curl -sS --max-time 10 http://192.0.2.10/");
+  ASSERT_EQ(page.rc, 0) << page.out;
+  EXPECT_NE(page.out.find("natgw lab"), std::string::npos) << page.out;
+  const Ran echo = lab_->exec("vm1", "timeout 10 bash -c 'exec 3<>/dev/tcp/192.0.2.10/7; head -n1 <&3'");
+  ASSERT_EQ(echo.rc, 0) << echo.out;
+  EXPECT_TRUE(echo.out.rfind("203.0.113.10:", 0) == 0 || echo.out.rfind("203.0.113.11:", 0) == 0) << echo.out;
+  EXPECT_EQ(echo.out.find("10.0.0."), std::string::npos) << "the private address leaked: " << echo.out;
+  const auto after = lab_->metrics();
+  const std::string out_pk = "natgw_packets_total{protocol=\"tcp\",direction=\"out\"}";
+  const std::string in_pk = "natgw_packets_total{protocol=\"tcp\",direction=\"in\"}";
+  EXPECT_GE(after.at(out_pk) - before.at(out_pk), 6) << "two handshakes, requests, closes";
+  EXPECT_GE(after.at(in_pk) - before.at(in_pk), 6);
+  const std::string att = "natgw_snat_connections_total{protocol=\"tcp\",state=\"attempted\"}";
+  EXPECT_EQ(after.at(att) - before.at(att), 2);
+}
+
+TEST_F(TwoIps, ConnectionsAreSpreadOverThePublicIps) {
+  const Ran r = lab_->exec("vm2", "bash -c 'for i in $(seq 40); do timeout 5 bash -c \"exec 3<>/dev/tcp/192.0.2.10/7; head -n1 <&3\"; done'");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  std::set<std::string> seen;
+  std::istringstream in(r.out);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    seen.insert(line.substr(0, line.find(':')));
+  }
+  EXPECT_EQ(lines, 40);
+  EXPECT_EQ(seen, (std::set<std::string>{"203.0.113.10", "203.0.113.11"}));
+}
+
+TEST_F(TwoIps, UnsolicitedInboundIsDroppedAndCounted) {
+  const auto before = lab_->metrics();
+  EXPECT_EQ(lab_->exec("inet", "hping3 -q -c 3 -i u10000 -S -p 2222 203.0.113.10").rc, 1) << "no answer expected";
+  lab_->exec("inet", "hping3 -q -c 1 --udp -p 5353 203.0.113.11");
+  std::this_thread::sleep_for(200ms);
+  const auto after = lab_->metrics();
+  EXPECT_EQ(drops(after, "unsolicited_inbound") - drops(before, "unsolicited_inbound"), 4);
+}
+
+TEST_F(TwoIps, SmtpAndFragmentsAreDroppedAndCounted) {
+  const auto before = lab_->metrics();
+  const Ran smtp = lab_->exec("vm1", "curl -sS --max-time 3 telnet://192.0.2.10:25");
+  EXPECT_NE(smtp.rc, 0) << "port 25 must not be reachable";
+  // A UDP datagram the sender splits into fragments.
+  lab_->exec("vm1", "hping3 -q -c 1 --udp -p 9 -d 100 -f 192.0.2.10");
+  std::this_thread::sleep_for(200ms);
+  const auto after = lab_->metrics();
+  EXPECT_GE(drops(after, "smtp_blocked") - drops(before, "smtp_blocked"), 1);
+  EXPECT_GE(drops(after, "fragment") - drops(before, "fragment"), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A gateway with one public IP.
+
+class OneIp : public TwoIps {
+ protected:
+  static void SetUpTestSuite() {
+    if (!can_run()) return;
+    one_ = new Lab("e2b", 1);
+  }
+  static void TearDownTestSuite() {
+    delete one_;
+    one_ = nullptr;
+  }
+  void SetUp() override {
+    if (!can_run()) GTEST_SKIP() << "needs root, iproute2, nginx, curl, hping3";
+    ASSERT_TRUE(one_->ok()) << one_->log();
+  }
+  static Lab* one_;
+};
+Lab* OneIp::one_ = nullptr;
+
+TEST_F(OneIp, PassiveFtpDownloadWorks) {
+  const Ran r = one_->exec("vm1", "curl -sS --max-time 10 ftp://192.0.2.10/test.txt");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(r.out, "natgw lab: passive FTP works\n");
+}
+
+TEST_F(OneIp, Iperf3TcpRunsThroughTheGateway) {
+  const Ran r = one_->exec("vm1", "iperf3 -c 192.0.2.10 -p 5201 -t 3 -J");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(r.out.find("\"error\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bits_per_second"), std::string::npos);
+}
+
+TEST_F(OneIp, TcpFlowHeldOpenSurvivesAReload) {
+  // Two requests on one connection, 4 s apart; the gateway reloads (adding an address) between.
+  std::thread client([&] {
+    const Ran r = one_->exec("vm2", "curl -sS --max-time 20 --rate 15/m -o /dev/null -o /dev/null "
+                                    "-w '%{http_code} %{num_connects}\\n' http://192.0.2.10/ http://192.0.2.10/");
+    EXPECT_EQ(r.rc, 0) << r.out;
+    EXPECT_EQ(r.out, "200 1\n200 0\n") << "the second request reused the connection";
+  });
+  std::this_thread::sleep_for(1500ms);
+  const std::string original = one_->read_config();
+  std::string cfg = original;
+  const auto at = cfg.find("public_ips: [203.0.113.10]");
+  ASSERT_NE(at, std::string::npos) << cfg;
+  cfg.replace(at, 26, "public_ips: [203.0.113.10, 203.0.113.12]");
+  one_->write_config(cfg);
+  EXPECT_EQ(one_->signal_gateway("HUP").rc, 0);
+  client.join();
+  std::this_thread::sleep_for(200ms);
+  const Ran status = one_->exec("gw", kBin + " status --json");
+  EXPECT_NE(status.out.find("203.0.113.12"), std::string::npos) << "the reload took effect: " << status.out;
+  // An invalid config is refused and the running one stays.
+  one_->write_config("profile: azure\ngateway: {name: x}\n");
+  EXPECT_EQ(one_->signal_gateway("HUP").rc, 0);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(one_->exec("vm2", "curl -sS -o /dev/null -w '%{http_code}' --max-time 5 http://192.0.2.10/").out, "200");
+  // Back to one address for the tests that follow.
+  one_->write_config(original);
+  EXPECT_EQ(one_->signal_gateway("HUP").rc, 0);
+  std::this_thread::sleep_for(200ms);
+}
+
+TEST_F(OneIp, ExhaustionStopsAtFiftyThousandPerDestinationAndOtherDestinationsStillWork) {
+  if (!have("hping3")) GTEST_SKIP();
+  const auto before = one_->metrics();
+  // 55,000 new UDP flows from one VM to one destination (source ports 10000..64999).
+  const Ran flood = one_->exec("vm1", "hping3 -q --udp -p 9999 -s 10000 -i u60 -c 55000 192.0.2.11");
+  std::this_thread::sleep_for(500ms);
+  const auto after = one_->metrics();
+  EXPECT_EQ(after.at("natgw_destination_connections_max{public_ip=\"203.0.113.10\",protocol=\"udp\"}"), 50000);
+  const std::string failed = "natgw_snat_connections_total{protocol=\"udp\",state=\"failed\"}";
+  EXPECT_EQ(after.at(failed) - before.at(failed), 5000) << flood.out;
+  EXPECT_EQ(drops(after, "connection_limit") - drops(before, "connection_limit"), 5000);
+  // Another destination is not affected.
+  const Ran echo = one_->exec("vm1", "timeout 10 bash -c 'exec 3<>/dev/tcp/192.0.2.10/7; head -n1 <&3'");
+  ASSERT_EQ(echo.rc, 0) << echo.out;
+  EXPECT_EQ(echo.out.rfind("203.0.113.10:", 0), 0u) << echo.out;
+}
+
+}  // namespace
+}  // namespace natgw::test

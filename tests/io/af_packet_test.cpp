@@ -1,0 +1,442 @@
+// AF_PACKET backend on a real veth between two network namespaces created by the test.
+#include "io/af_packet.hpp"
+
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cstring>
+#include <optional>
+#include <system_error>
+#include <thread>
+
+#include "io/netns.hpp"
+
+namespace natgw::io {
+namespace {
+
+using namespace std::chrono_literals;
+using test::NetnsGuard;
+using test::VethPairTest;
+using Bytes = std::vector<std::uint8_t>;
+
+constexpr std::uint16_t kTestEtherType = 0x88B5;  // IEEE 802 local experimental
+constexpr std::array<std::uint8_t, 4> kMagic = {'N', 'G', 'W', 'T'};
+
+// A test frame: Ethernet header, magic, sequence number, then a pattern up to `len` bytes.
+Bytes test_frame(const MacAddress& dst, const MacAddress& src, std::uint32_t seq, std::size_t len) {
+  Bytes f(len, 0);
+  net::write_eth_header(f.data(), dst, src, kTestEtherType);
+  std::memcpy(&f[14], kMagic.data(), kMagic.size());
+  for (int i = 0; i < 4; ++i) f[18 + i] = static_cast<std::uint8_t>(seq >> (24 - 8 * i));
+  for (std::size_t i = 22; i < len; ++i) f[i] = static_cast<std::uint8_t>(seq + i);
+  return f;
+}
+
+// The sequence number of a test frame; nullopt for any other frame.
+std::optional<std::uint32_t> test_seq(const std::uint8_t* p, std::size_t len) {
+  if (len < 22 || net::eth_type(p) != kTestEtherType ||
+      std::memcmp(p + 14, kMagic.data(), kMagic.size()) != 0) {
+    return std::nullopt;
+  }
+  return (std::uint32_t{p[18]} << 24) | (std::uint32_t{p[19]} << 16) | (std::uint32_t{p[20]} << 8) |
+         p[21];
+}
+
+// A plain packet socket on the peer side (no ring), to send and receive single frames.
+class RawSocket {
+ public:
+  RawSocket(const std::string& ns, const std::string& ifname) {
+    NetnsGuard in(ns);
+    fd_ = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "raw socket");
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) {
+      throw std::system_error(errno, std::generic_category(), "bind raw socket");
+    }
+  }
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+  ~RawSocket() { ::close(fd_); }
+
+  void send(const Bytes& f) {
+    ASSERT_EQ(::send(fd_, f.data(), f.size(), 0), static_cast<ssize_t>(f.size()));
+  }
+  // The next frame received (not sent) on the interface, or nullopt after `timeout`.
+  // `outgoing` also returns frames sent on the interface (by anyone).
+  std::optional<Bytes> recv(std::chrono::milliseconds timeout, bool outgoing = false) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !test::wait_readable(fd_, left)) return std::nullopt;
+      Bytes b(65536);
+      sockaddr_ll from{};
+      socklen_t fl = sizeof from;
+      const ssize_t n =
+          ::recvfrom(fd_, b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+      if (n < 0) return std::nullopt;
+      if (from.sll_pkttype == PACKET_OUTGOING && !outgoing) continue;
+      b.resize(static_cast<std::size_t>(n));
+      return b;
+    }
+  }
+  // The next test frame, skipping anything else.
+  std::optional<Bytes> recv_test(std::chrono::milliseconds timeout, bool outgoing = false) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto f = recv(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now()),
+                    outgoing);
+      if (!f) return std::nullopt;
+      if (test_seq(f->data(), f->size())) return f;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+class AfPacketTest : public VethPairTest {
+ protected:
+  std::unique_ptr<Port> open_a(const AfPacketOptions& o = {}) {
+    NetnsGuard in(ns_a_);
+    return open_af_packet(kIfA, o);
+  }
+  // Receives test frames from `port` until `count` arrived or `timeout` passed; copies them.
+  static std::vector<Bytes> receive(Port& port, std::size_t count,
+                                    std::chrono::milliseconds timeout,
+                                    std::vector<bool>* csum_partial = nullptr) {
+    std::vector<Bytes> got;
+    std::array<Frame, 8> frames{};
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (got.size() < count && std::chrono::steady_clock::now() < deadline) {
+      test::wait_readable(port.fd(), 20ms);
+      const std::size_t n = port.rx_burst(frames);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!test_seq(frames[i].data, frames[i].len)) continue;
+        got.emplace_back(frames[i].data, frames[i].data + frames[i].len);
+        if (csum_partial) csum_partial->push_back(frames[i].csum_partial);
+      }
+      port.rx_done();
+    }
+    return got;
+  }
+};
+
+TEST_F(AfPacketTest, OpenFailsClearlyForAMissingInterface) {
+  NetnsGuard in(ns_a_);
+  try {
+    (void)open_af_packet("natgw-nope0");
+    FAIL() << "expected std::system_error";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code().value(), ENODEV);
+    EXPECT_NE(std::string(e.what()).find("'natgw-nope0': no such interface"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW((void)open_af_packet("a-name-far-too-long-for-linux"), std::system_error);
+}
+
+TEST_F(AfPacketTest, OpenFailsClearlyForAnInterfaceThatIsDown) {
+  ASSERT_EQ(test::run({"ip", "-n", ns_a_, "link", "set", kIfA, "down"}), 0);
+  NetnsGuard in(ns_a_);
+  try {
+    (void)open_af_packet(kIfA);
+    FAIL() << "expected std::system_error";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code().value(), ENETDOWN);
+    EXPECT_NE(std::string(e.what()).find("interface is down"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(AfPacketTest, RejectsBadRingGeometry) {
+  NetnsGuard in(ns_a_);
+  AfPacketOptions o;
+  o.rx_block_size = 3000;
+  EXPECT_THROW((void)open_af_packet(kIfA, o), std::system_error);
+  o = {};
+  o.tx_frame_size = 1000;
+  EXPECT_THROW((void)open_af_packet(kIfA, o), std::system_error);
+}
+
+TEST_F(AfPacketTest, ReportsTheInterface) {
+  ASSERT_EQ(test::run({"ip", "-n", ns_a_, "link", "set", kIfA, "mtu", "1400"}), 0);
+  NetnsGuard in(ns_a_);
+  const auto port = open_af_packet(kIfA);
+  EXPECT_EQ(port->mac(), kMacA);
+  EXPECT_EQ(port->ifindex(), static_cast<int>(if_nametoindex(kIfA)));
+  EXPECT_EQ(port->mtu(), 1400u);
+  EXPECT_EQ(port->max_frame(), 1414u);
+  EXPECT_GE(port->fd(), 0);
+}
+
+TEST_F(AfPacketTest, ReceivesFramesWithTheirLengthsAcrossBlocks) {
+  // Small blocks (a few frames each) so that bursts cross block boundaries and rx_done must
+  // hand blocks back for the ring to keep going.
+  AfPacketOptions o;
+  o.rx_block_size = 4096;
+  o.rx_block_count = 8;
+  const auto port = open_a(o);
+  RawSocket peer(ns_b_, kIfB);
+  const std::array<std::size_t, 6> lengths = {60, 61, 100, 512, 1000, 1514};
+  std::uint32_t seq = 0;
+  for (int round = 0; round < 20; ++round) {
+    std::vector<Bytes> sent;
+    for (int i = 0; i < 6; ++i, ++seq) {
+      sent.push_back(test_frame(kMacA, kMacB, seq, lengths[seq % lengths.size()]));
+      peer.send(sent.back());
+    }
+    std::vector<bool> partial;
+    const auto got = receive(*port, sent.size(), 2s, &partial);
+    ASSERT_EQ(got.size(), sent.size()) << "round " << round;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i], sent[i]) << "round " << round << " frame " << i;
+      EXPECT_FALSE(partial[i]);
+    }
+  }
+  const PortStats s = port->stats();
+  EXPECT_GE(s.rx_frames, 120u);
+  EXPECT_EQ(s.rx_kernel_drops, 0u);
+}
+
+TEST_F(AfPacketTest, FlagsLocallyGeneratedUdpAsChecksumPartial) {
+  const auto port = open_a();
+  {
+    // A UDP datagram from the peer's stack: veth offloads its checksum (CHECKSUM_PARTIAL).
+    NetnsGuard in(ns_b_);
+    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(s, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9);
+    to.sin_addr.s_addr = htonl(0x0A4D0001);  // 10.77.0.1, ns a
+    const char msg[] = "natgw csum test";
+    EXPECT_EQ(::sendto(s, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(sizeof msg));
+    ::close(s);
+  }
+  std::array<Frame, 8> frames{};
+  bool seen = false;
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
+    test::wait_readable(port->fd(), 20ms);
+    const std::size_t n = port->rx_burst(frames);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint8_t* p = frames[i].data;
+      if (frames[i].len < 14 + 20 + 8 || net::eth_type(p) != net::kEtherTypeIpv4 || p[23] != 17) {
+        continue;  // the ARP exchange before it, for one
+      }
+      EXPECT_EQ(((p[36] << 8) | p[37]), 9);  // UDP destination port
+      EXPECT_TRUE(frames[i].csum_partial);
+      seen = true;
+    }
+    port->rx_done();
+  }
+  EXPECT_TRUE(seen);
+}
+
+class AfPacketTxTest : public AfPacketTest, public ::testing::WithParamInterface<TxMode> {};
+
+TEST_P(AfPacketTxTest, SentFramesReachThePeerIntact) {
+  AfPacketOptions o;
+  o.tx_mode = GetParam();
+  const auto port = open_a(o);
+  RawSocket peer(ns_b_, kIfB);
+  std::vector<Bytes> sent;
+  std::vector<Frame> frames;
+  for (std::uint32_t seq = 0; seq < 50; ++seq) {
+    sent.push_back(test_frame(kMacB, kMacA, seq, 60 + (seq * 97) % 1455));
+  }
+  for (auto& f : sent)
+    frames.push_back(Frame{f.data(), static_cast<std::uint32_t>(f.size()), false});
+  ASSERT_EQ(port->tx_burst(frames), frames.size());
+  port->tx_flush();
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    const auto got = peer.recv_test(2s);
+    ASSERT_TRUE(got) << "frame " << i;
+    EXPECT_EQ(*got, sent[i]) << "frame " << i;
+  }
+  const PortStats s = port->stats();
+  EXPECT_EQ(s.tx_frames, 50u);
+  EXPECT_EQ(s.tx_errors, 0u);
+}
+
+TEST_P(AfPacketTxTest, InvalidFramesAreConsumedAndCounted) {
+  AfPacketOptions o;
+  o.tx_mode = GetParam();
+  const auto port = open_a(o);
+  RawSocket peer(ns_b_, kIfB);
+  Bytes tiny(10, 0);
+  Bytes huge = test_frame(kMacB, kMacA, 1, port->max_frame() + 1);
+  Bytes good = test_frame(kMacB, kMacA, 2, port->max_frame());
+  const std::array<Frame, 3> frames = {
+      Frame{tiny.data(), 10, false},
+      Frame{huge.data(), static_cast<std::uint32_t>(huge.size()), false},
+      Frame{good.data(), static_cast<std::uint32_t>(good.size()), false}};
+  EXPECT_EQ(port->tx_burst(frames), 3u);
+  port->tx_flush();
+  const auto got = peer.recv_test(2s);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, good);
+  EXPECT_EQ(port->stats().tx_invalid, 2u);
+}
+
+TEST_P(AfPacketTxTest, AFullQueueTakesWhatFitsAndCountsTheRest) {
+  AfPacketOptions o;
+  o.tx_mode = GetParam();
+  o.tx_frame_count = 32;  // the ring rounds up to whole 64 KiB blocks: 32 slots of 2 KiB
+  const auto port = open_a(o);
+  RawSocket peer(ns_b_, kIfB);
+  std::vector<Bytes> sent;
+  std::vector<Frame> frames;
+  for (std::uint32_t seq = 0; seq < 40; ++seq) sent.push_back(test_frame(kMacB, kMacA, seq, 200));
+  for (auto& f : sent)
+    frames.push_back(Frame{f.data(), static_cast<std::uint32_t>(f.size()), false});
+  EXPECT_EQ(port->tx_burst(frames), 32u);  // nothing flushed yet: every slot is queued
+  EXPECT_EQ(port->stats().tx_queue_full, 8u);
+  port->tx_flush();
+  for (std::uint32_t i = 0; i < 32; ++i) {
+    const auto got = peer.recv_test(2s);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(test_seq(got->data(), got->size()), i);
+  }
+  // After the flush the slots come back; the remaining frames go out.
+  std::size_t queued = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (queued < 8 && std::chrono::steady_clock::now() < deadline) {
+    queued += port->tx_burst(std::span(frames).subspan(32 + queued));
+  }
+  ASSERT_EQ(queued, 8u);
+  port->tx_flush();
+  for (std::uint32_t i = 32; i < 40; ++i) {
+    const auto got = peer.recv_test(2s);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(test_seq(got->data(), got->size()), i);
+  }
+}
+
+// A slot is reused only when the kernel is done with it: frames still queued on the receiving
+// side keep their bytes even after the port has sent more frames from the same slots.
+TEST_P(AfPacketTxTest, ReusedSlotsDoNotCorruptFramesStillInFlight) {
+  AfPacketOptions o;
+  o.tx_mode = GetParam();
+  o.tx_frame_count = 32;
+  const auto port = open_a(o);
+  RawSocket peer(ns_b_, kIfB);  // does not read until everything was sent
+  std::vector<Bytes> sent;
+  for (std::uint32_t seq = 0; seq < 96; ++seq) sent.push_back(test_frame(kMacB, kMacA, seq, 300));
+  std::size_t next = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (next < sent.size() && std::chrono::steady_clock::now() < deadline) {
+    const Frame f{sent[next].data(), static_cast<std::uint32_t>(sent[next].size()), false};
+    if (port->tx_burst(std::span(&f, 1)) == 1) ++next;
+    port->tx_flush();
+  }
+  ASSERT_EQ(next, sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    const auto got = peer.recv_test(2s);
+    ASSERT_TRUE(got) << "frame " << i;
+    ASSERT_EQ(*got, sent[i]) << "frame " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, AfPacketTxTest, ::testing::Values(TxMode::ring, TxMode::sendmmsg),
+                         [](const auto& p) {
+                           return p.param == TxMode::ring ? std::string("ring")
+                                                          : std::string("sendmmsg");
+                         });
+
+// PACKET_IGNORE_OUTGOING: the port sees none of the frames sent on its interface, whether by
+// another packet socket (another worker's port) or by the kernel's own stack. (A socket never
+// sees its own transmissions; with PACKET_QDISC_BYPASS no other socket sees them either.)
+TEST_F(AfPacketTest, DoesNotSeeFramesSentOnItsInterface) {
+  const auto port = open_a();
+  AfPacketOptions through_qdisc;
+  through_qdisc.qdisc_bypass = false;  // so that the tap below can see this port's frames
+  const auto other = open_a(through_qdisc);
+  RawSocket peer(ns_b_, kIfB);
+  RawSocket tap(ns_a_, kIfA);  // a plain socket on the same interface, without the option
+  std::vector<Bytes> sent;
+  std::vector<Frame> frames;
+  for (std::uint32_t seq = 0; seq < 10; ++seq) sent.push_back(test_frame(kMacB, kMacA, seq, 100));
+  for (auto& f : sent)
+    frames.push_back(Frame{f.data(), static_cast<std::uint32_t>(f.size()), false});
+  ASSERT_EQ(other->tx_burst(frames), frames.size());
+  other->tx_flush();
+  {
+    // The kernel of namespace a sends too (an ARP request, then the datagram).
+    NetnsGuard in(ns_a_);
+    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(s, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9);
+    to.sin_addr.s_addr = htonl(0x0A4D0002);  // 10.77.0.2, ns b
+    EXPECT_EQ(::sendto(s, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 1);
+    ::close(s);
+  }
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    ASSERT_TRUE(peer.recv_test(2s)) << "the peer got frame " << i;
+    // The frames really were on the interface: the tap, asking for outgoing frames, sees them.
+    const auto t = tap.recv_test(2s, true);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(test_seq(t->data(), t->size()), i);
+  }
+  bool udp_out = false;  // the tap sees the kernel's datagram leave
+  for (auto f = tap.recv(2s, true); f && !udp_out; f = tap.recv(2s, true)) {
+    udp_out = f->size() >= 34 && net::eth_src(f->data()) == kMacA &&
+              net::eth_type(f->data()) == net::kEtherTypeIpv4 && (*f)[23] == 17;
+  }
+  EXPECT_TRUE(udp_out);
+  // The peer then sends a sentinel; nothing the port receives before it comes from a.
+  const Bytes sentinel = test_frame(kMacA, kMacB, 1000, 60);
+  peer.send(sentinel);
+  std::array<Frame, 8> in{};
+  bool done = false;
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    test::wait_readable(port->fd(), 20ms);
+    const std::size_t n = port->rx_burst(in);
+    for (std::size_t i = 0; i < n; ++i) {
+      EXPECT_NE(net::eth_src(in[i].data), kMacA) << "saw an outgoing frame";
+      done = done || test_seq(in[i].data, in[i].len) == 1000u;
+    }
+    port->rx_done();
+  }
+  EXPECT_TRUE(done);
+}
+
+TEST_F(AfPacketTest, CountsKernelDropsWhenTheRingIsFull) {
+  AfPacketOptions o;
+  o.rx_block_size = 4096;
+  o.rx_block_count = 2;  // room for a handful of 1000-byte frames
+  const auto port = open_a(o);
+  RawSocket peer(ns_b_, kIfB);
+  for (std::uint32_t seq = 0; seq < 100; ++seq) peer.send(test_frame(kMacA, kMacB, seq, 1000));
+  // Nothing is read while the peer sends: the ring fills and the kernel drops the rest.
+  std::uint64_t drops = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (drops == 0 && std::chrono::steady_clock::now() < deadline) {
+    drops = port->stats().rx_kernel_drops;
+    if (drops == 0) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GT(drops, 0u);
+  // Reading afterwards returns the frames that fit, and the port keeps working.
+  (void)receive(*port, 100, 200ms);
+  const Bytes after = test_frame(kMacA, kMacB, 5000, 60);
+  peer.send(after);
+  const auto got = receive(*port, 1, 2s);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], after);
+}
+
+}  // namespace
+}  // namespace natgw::io

@@ -1,0 +1,249 @@
+// The datapath worker on in-memory ports: ARP, L2 rewriting, translation both ways, probes.
+#include <gtest/gtest.h>
+
+#include "datapath/worker.hpp"
+#include "io/memory_port.hpp"
+#include "support/packets.hpp"
+
+namespace natgw::test {
+namespace {
+
+using namespace std::chrono_literals;
+using net::Ipv4;
+using net::MacAddress;
+
+const MacAddress kInMac{0x02, 0, 0, 0, 0, 0x01};
+const MacAddress kOutMac{0x02, 0, 0, 0, 0, 0x02};
+const MacAddress kVmMac{0x02, 0, 0, 0, 0, 0x10};
+const MacAddress kRouterMac{0x02, 0, 0, 0, 0, 0x20};
+const Ipv4 kPub{203, 0, 113, 10};
+const Ipv4 kVm{10, 0, 0, 11};
+const Ipv4 kGwIn{10, 0, 0, 1};
+const Ipv4 kGwOut{198, 51, 100, 1};
+const Ipv4 kRouter{198, 51, 100, 2};
+const Ipv4 kServer{192, 0, 2, 10};
+
+Bytes frame(MacAddress dst, MacAddress src, std::uint16_t type, const Bytes& payload) {
+  Bytes f(14 + payload.size());
+  dst.write(f.data());
+  src.write(f.data() + 6);
+  wr16(f.data() + 12, type);
+  std::copy(payload.begin(), payload.end(), f.begin() + 14);
+  return f;
+}
+
+Bytes arp(std::uint16_t op, MacAddress sha, Ipv4 spa, MacAddress tha, Ipv4 tpa) {
+  Bytes b(28);
+  wr16(&b[0], 1);
+  wr16(&b[2], 0x0800);
+  b[4] = 6;
+  b[5] = 4;
+  wr16(&b[6], op);
+  sha.write(&b[8]);
+  wr32(&b[14], spa.value());
+  tha.write(&b[18]);
+  wr32(&b[24], tpa.value());
+  return frame(op == 1 ? MacAddress::broadcast() : tha, sha, 0x0806, b);
+}
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  WorkerTest() {
+    io::MemoryPortOptions in_opt, out_opt;
+    in_opt.mac = kInMac;
+    out_opt.mac = kOutMac;
+    out_opt.ifindex = 2;
+    auto in = std::make_unique<io::MemoryPort>(in_opt);
+    auto out = std::make_unique<io::MemoryPort>(out_opt);
+    in_ = in.get();
+    out_ = out.get();
+    datapath::WorkerConfig c;
+    c.engine = nat::azure_profile();
+    c.engine.public_ips = {kPub};
+    c.engine.subnets = {*net::Prefix::parse("10.0.0.0/24")};
+    c.engine.limits.max_connections = 10000;
+    c.inside_addresses = {kGwIn};
+    c.outside_addresses = {kGwOut};
+    c.next_hop = kRouter;
+    c.neighbor_capacity = 64;
+    worker_ = std::make_unique<datapath::Worker>(std::move(c), std::move(in), std::move(out));
+  }
+
+  void poll() {
+    now_ += 1ms;
+    worker_->poll_once(now_);
+  }
+  // The router answers the worker's ARP request.
+  void resolve_router() {
+    out_->inject(arp(2, kRouterMac, kRouter, kOutMac, kGwOut));
+    poll();
+    (void)out_->take_sent();
+  }
+  Bytes vm_tcp(std::uint8_t flags, std::uint16_t sport = 40000) {
+    return frame(kInMac, kVmMac, 0x0800, PacketBuilder().ipv4(kVm, kServer).tcp(sport, 80, flags).build());
+  }
+  std::uint64_t drops(nat::DropReason r) { return worker_->stats().drops[static_cast<std::size_t>(r)]; }
+
+  io::MemoryPort* in_ = nullptr;
+  io::MemoryPort* out_ = nullptr;
+  std::unique_ptr<datapath::Worker> worker_;
+  nat::Time now_ = std::chrono::hours(1);
+};
+
+TEST_F(WorkerTest, AnswersArpForPublicIpsOnTheOutside) {
+  out_->inject(arp(1, kRouterMac, kRouter, MacAddress{}, kPub));
+  poll();
+  auto sent = out_->take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(MacAddress::from(sent[0].data()), kRouterMac);
+  EXPECT_EQ(rd16(&sent[0][12]), 0x0806);
+  EXPECT_EQ(rd16(&sent[0][20]), 2) << "a reply";
+  EXPECT_EQ(MacAddress::from(&sent[0][22]), kOutMac);
+  EXPECT_EQ(Ipv4{rd32(&sent[0][28])}, kPub);
+  // Not for addresses that are not ours (the kernel answers for its own).
+  out_->inject(arp(1, kRouterMac, kRouter, MacAddress{}, kGwOut));
+  poll();
+  EXPECT_TRUE(out_->take_sent().empty());
+}
+
+TEST_F(WorkerTest, OutboundFrameWaitsForTheNextHopThenIsTranslatedAndAddressed) {
+  in_->inject(vm_tcp(kSyn));
+  poll();
+  auto sent = out_->take_sent();
+  ASSERT_EQ(sent.size(), 1u) << "an ARP request for the next hop";
+  EXPECT_EQ(rd16(&sent[0][12]), 0x0806);
+  EXPECT_EQ(Ipv4{rd32(&sent[0][38])}, kRouter);
+  EXPECT_EQ(drops(nat::DropReason::no_neighbor), 1u);
+
+  resolve_router();
+  in_->inject(vm_tcp(kSyn));
+  poll();
+  sent = out_->take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  const Bytes& f = sent[0];
+  EXPECT_EQ(MacAddress::from(f.data()), kRouterMac);
+  EXPECT_EQ(MacAddress::from(f.data() + 6), kOutMac);
+  EXPECT_EQ(Ipv4{rd32(&f[14 + 12])}, kPub);
+  EXPECT_EQ(Ipv4{rd32(&f[14 + 16])}, kServer);
+  EXPECT_TRUE(ip_checksum_ok(f.data() + 14));
+  EXPECT_TRUE(l4_checksum_ok(f.data() + 14));
+}
+
+TEST_F(WorkerTest, ReturnTrafficGoesToTheHostsMacLearnedFromItsFrames) {
+  resolve_router();
+  in_->inject(vm_tcp(kSyn));
+  poll();
+  const Bytes syn = out_->take_sent().at(0);
+  const std::uint16_t pub_port = rd16(&syn[14 + 20]);
+  out_->inject(frame(kOutMac, kRouterMac, 0x0800,
+                     PacketBuilder().ipv4(kServer, kPub).tcp(80, pub_port, kSyn | kAck, 7, 1001).build()));
+  poll();
+  auto sent = in_->take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(MacAddress::from(sent[0].data()), kVmMac);
+  EXPECT_EQ(MacAddress::from(sent[0].data() + 6), kInMac);
+  EXPECT_EQ(Ipv4{rd32(&sent[0][14 + 16])}, kVm);
+  EXPECT_EQ(rd16(&sent[0][14 + 22]), 40000);
+  EXPECT_TRUE(l4_checksum_ok(sent[0].data() + 14));
+}
+
+TEST_F(WorkerTest, FramesForTheKernelAreLeftAlone) {
+  resolve_router();
+  // Another MAC, the gateway's own inside address, a non-IP EtherType.
+  in_->inject(frame(MacAddress{0x02, 9, 9, 9, 9, 9}, kVmMac, 0x0800, PacketBuilder().ipv4(kVm, kServer).tcp(1, 80, kSyn).build()));
+  in_->inject(frame(kInMac, kVmMac, 0x0800, PacketBuilder().ipv4(kVm, kGwIn).icmp(8, 0).build()));
+  in_->inject(frame(kInMac, kVmMac, 0x86DD, Bytes(40, 0)));
+  // Outside: to the outside interface's own address.
+  out_->inject(frame(kOutMac, kRouterMac, 0x0800, PacketBuilder().ipv4(kRouter, kGwOut).tcp(1, 22, kSyn).build()));
+  poll();
+  EXPECT_TRUE(out_->take_sent().empty());
+  EXPECT_TRUE(in_->take_sent().empty());
+  EXPECT_EQ(worker_->stats().not_for_gateway, 4u);
+  EXPECT_EQ(worker_->engine().counters().total_drops(), 0u) << "none of them reached the engine";
+}
+
+TEST_F(WorkerTest, PartialChecksumsAreCompletedBeforeTranslation) {
+  resolve_router();
+  Bytes f = vm_tcp(kSyn);
+  // Offloaded: the checksum field holds only the pseudo-header sum.
+  std::uint8_t* ip = f.data() + 14;
+  const std::uint32_t pseudo = rd16(ip + 12) + rd16(ip + 14) + rd16(ip + 16) + rd16(ip + 18) + 6u + 20u;
+  std::uint32_t folded = pseudo;
+  while (folded >> 16) folded = (folded & 0xFFFF) + (folded >> 16);
+  wr16(ip + 20 + 16, static_cast<std::uint16_t>(folded));
+  in_->inject(f, /*csum_partial=*/true);
+  poll();
+  auto sent = out_->take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(l4_checksum_ok(sent[0].data() + 14));
+  EXPECT_EQ(worker_->stats().csum_completed, 1u);
+}
+
+TEST_F(WorkerTest, LateSegmentIsAnsweredWithRstBackToTheSender) {
+  resolve_router();
+  in_->inject(vm_tcp(kSyn));
+  poll();
+  const std::uint16_t pub_port = rd16(&out_->take_sent().at(0)[14 + 20]);
+  out_->inject(frame(kOutMac, kRouterMac, 0x0800,
+                     PacketBuilder().ipv4(kServer, kPub).tcp(80, pub_port, kSyn | kAck, 7, 1001).build()));
+  poll();
+  in_->inject(vm_tcp(kAck));
+  poll();
+  (void)in_->take_sent();
+  (void)out_->take_sent();
+  now_ += 4min;  // idle: the flow expires; its port is held and late segments get an RST
+  in_->inject(vm_tcp(kAck | kPsh));
+  poll();
+  EXPECT_TRUE(out_->take_sent().empty());
+  auto back = in_->take_sent();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(MacAddress::from(back[0].data()), kVmMac);
+  EXPECT_EQ(MacAddress::from(back[0].data() + 6), kInMac);
+  EXPECT_EQ(Ipv4{rd32(&back[0][14 + 12])}, kServer);
+  EXPECT_EQ(back[0][14 + 20 + 13] & kRst, kRst);
+  EXPECT_EQ(back[0].size(), 54u);
+  EXPECT_EQ(worker_->engine().counters().late_rst, 1u);
+}
+
+TEST_F(WorkerTest, ProbeCrossesTheDatapath) {
+  resolve_router();
+  worker_->request_probe();
+  poll();
+  auto sent = out_->take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(Ipv4{rd32(&sent[0][14 + 12])}, kPub);
+  EXPECT_EQ(Ipv4{rd32(&sent[0][14 + 16])}, kRouter);
+  EXPECT_EQ(rd16(&sent[0][14 + 22]), datapath::Worker::kProbePort);
+  EXPECT_TRUE(l4_checksum_ok(sent[0].data() + 14));
+  EXPECT_EQ(worker_->stats().probes_sent, 1u);
+  EXPECT_EQ(worker_->stats().probes_ok, 1u);
+  EXPECT_EQ(worker_->probe_source(), kGwIn);
+  // The router's port-unreachable answer comes back and is recognised, not sent inside.
+  out_->inject(frame(kOutMac, kRouterMac, 0x0800, icmp_error(kRouter, kPub, 3, 3, Bytes(sent[0].begin() + 14, sent[0].end()))));
+  poll();
+  EXPECT_EQ(worker_->stats().probe_replies, 1u);
+  EXPECT_TRUE(in_->take_sent().empty());
+}
+
+TEST_F(WorkerTest, ProbeFailsWithoutANextHop) {
+  worker_->request_probe();
+  poll();
+  EXPECT_EQ(worker_->stats().probes_sent, 1u);
+  EXPECT_EQ(worker_->stats().probes_ok, 0u);
+}
+
+TEST_F(WorkerTest, CallRunsOnTheWorkerBetweenBatches) {
+  std::atomic<bool> stop{false};
+  std::thread t([&] {
+    while (!stop) worker_->poll_once(now_);
+  });
+  std::uint64_t slots = 99;
+  EXPECT_TRUE(worker_->call([&](datapath::Worker& w) { slots = w.engine().slots_in_use(); }, 2000ms));
+  EXPECT_EQ(slots, 0u);
+  stop = true;
+  t.join();
+  EXPECT_FALSE(worker_->call([](datapath::Worker&) {}, 50ms)) << "nobody runs the loop: times out";
+}
+
+}  // namespace
+}  // namespace natgw::test
