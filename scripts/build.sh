@@ -8,6 +8,6 @@ shift || true
 dir=build/$(echo "$type" | tr '[:upper:]' '[:lower:]')
 bench=ON
 [[ $type == Sanitize ]] && bench=OFF
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" -DNATGW_BUILD_BENCH="$bench" "$@" >/dev/null
-ninja -C "$dir"
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" -DNATGW_BUILD_BENCH="$bench" "$@" >&2
+ninja -C "$dir" >&2  # progress and errors on stderr; the build dir alone on stdout
 echo "$dir"

@@ -50,12 +50,12 @@ std::pair<std::string, int> api_address(const ClientOptions& o) {
   return {addr.substr(0, colon), port};
 }
 
-json get(const ClientOptions& o, const std::string& path) {
+json request(const ClientOptions& o, const std::string& path, bool post = false) {
   const auto [host, port] = api_address(o);
   httplib::Client cli(host, port);
   cli.set_connection_timeout(3);
-  cli.set_read_timeout(10);
-  auto res = cli.Get(path.c_str());
+  cli.set_read_timeout(30);
+  auto res = post ? cli.Post(path.c_str()) : cli.Get(path.c_str());
   if (!res) {
     throw std::runtime_error("cannot reach the gateway API at " + host + ":" + std::to_string(port) + " (" +
                              httplib::to_string(res.error()) + "); is `natgw run` running, and is --api right?");
@@ -71,6 +71,8 @@ json get(const ClientOptions& o, const std::string& path) {
   if (path == "/metrics") return json(res->body);
   return json::parse(res->body);
 }
+
+json get(const ClientOptions& o, const std::string& path) { return request(o, path); }
 
 std::string human_duration(double s) {
   const auto t = static_cast<long long>(s);
@@ -225,6 +227,20 @@ const Registration reg(30, [](CLI::App& app, int& exit_code) {
         const auto f = get(*o, path);
         if (o->json) std::cout << f.dump(2) << "\n";
         else print_flows(f);
+      });
+    });
+  }
+  {
+    auto o = std::make_shared<ClientOptions>();
+    auto* cmd = app.add_subcommand("snapshot", "Save a running gateway's flows and port hold-downs to its --state-file now");
+    add_client_options(cmd, *o);
+    cmd->footer("The daemon must run with --state-file; it also saves there on a clean stop.\n"
+                "Example: natgw snapshot --api 127.0.0.1:9490");
+    cmd->callback([o, &exit_code] {
+      exit_code = guarded([&] {
+        const auto r = request(*o, "/v1/snapshot", true);
+        if (o->json) std::cout << r.dump(2) << "\n";
+        else std::printf("saved %llu flows to %s\n", r["saved_flows"].get<unsigned long long>(), r["path"].get<std::string>().c_str());
       });
     });
   }

@@ -7,12 +7,14 @@
 #include <ctime>
 #include <random>
 #include <thread>
+#include <variant>
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include "control/config.hpp"
 #include "daemon/host.hpp"
+#include "daemon/state_file.hpp"
 #include "daemon/views.hpp"
 #include "datapath/worker.hpp"
 #include "io/af_packet.hpp"
@@ -170,6 +172,22 @@ class Gateway {
     return config_;
   }
 
+  // Writes the flow table to the state file; returns the number of flows, or the error.
+  std::variant<std::size_t, std::string> snapshot_to(const std::filesystem::path& path) {
+    SavedState st;
+    const bool ok = worker_.call(
+        [&](datapath::Worker& w) {
+          st.flows = w.engine().save_flows();
+          st.port_min = w.engine().config().limits.port_min;
+          st.port_max = w.engine().config().limits.port_max;
+        },
+        kCallTimeout);
+    if (!ok) return std::string("the datapath did not answer in time");
+    st.saved_unix_ms = unix_ms_now();
+    if (auto err = write_state(path, st); !err.empty()) return err;
+    return st.flows.size();
+  }
+
   std::string inside_name_, outside_name_;
 
  private:
@@ -183,7 +201,7 @@ class Gateway {
   bool probe_outstanding_ = false;
 };
 
-void install_routes(httplib::Server& srv, Gateway& gw) {
+void install_routes(httplib::Server& srv, Gateway& gw, const std::filesystem::path& state_file) {
   auto unavailable = [](httplib::Response& res) {
     res.status = 503;
     res.set_content(R"({"error":"the datapath did not answer in time"})", "application/json");
@@ -213,12 +231,62 @@ void install_routes(httplib::Server& srv, Gateway& gw) {
   srv.Get("/v1/metrics/minutes", [&gw](const httplib::Request&, httplib::Response& res) {
     res.set_content(gw.history().dump(2), "application/json");
   });
+  srv.Post("/v1/snapshot", [&gw, state_file](const httplib::Request&, httplib::Response& res) {
+    if (state_file.empty()) {
+      res.status = 400;
+      res.set_content(R"({"error":"natgw run was started without --state-file: there is nowhere to save"})",
+                      "application/json");
+      return;
+    }
+    const auto r = gw.snapshot_to(state_file);
+    if (const auto* err = std::get_if<std::string>(&r)) {
+      res.status = 500;
+      res.set_content(nlohmann::json{{"error", *err}}.dump(), "application/json");
+      return;
+    }
+    spdlog::info("snapshot: saved {} flows to {}", std::get<std::size_t>(r), state_file.string());
+    res.set_content(nlohmann::json{{"saved_flows", std::get<std::size_t>(r)}, {"path", state_file.string()}}.dump(),
+                    "application/json");
+  });
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404) {
-      res.set_content(nlohmann::json{{"error", "no such endpoint: " + req.path + "; see /metrics, /v1/status, /v1/flows, /v1/metrics/minutes"}}.dump(),
+      res.set_content(nlohmann::json{{"error", "no such endpoint: " + req.path + "; see /metrics, /v1/status, /v1/flows, /v1/metrics/minutes, POST /v1/snapshot"}}.dump(),
                       "application/json");
     }
   });
+}
+
+// Restores the flows of a previous run, if its state file is usable; never fatal.
+void restore(datapath::Worker& worker, const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    spdlog::info("no state file at {}: starting with an empty flow table", path.string());
+    return;
+  }
+  auto loaded = read_state(path);
+  if (const auto* err = std::get_if<std::string>(&loaded)) {
+    spdlog::error("refusing the state file: {}; starting with an empty flow table", *err);
+    return;
+  }
+  const SavedState& st = std::get<SavedState>(loaded);
+  nat::Engine& engine = worker.engine();
+  const auto& lim = engine.config().limits;
+  if (st.port_min != lim.port_min || st.port_max != lim.port_max) {
+    spdlog::error("refusing the state file {}: it was written with SNAT ports {}..{}, this configuration uses {}..{}; "
+                  "starting with an empty flow table",
+                  path.string(), st.port_min, st.port_max, lim.port_min, lim.port_max);
+    return;
+  }
+  const auto down = std::chrono::milliseconds(std::max<std::int64_t>(unix_ms_now() - st.saved_unix_ms, 0));
+  const nat::RestoreReport r = engine.restore_flows(st.flows, down, datapath::monotonic_now());
+  std::string dropped;
+  for (const auto& [why, n] : r.dropped) dropped += (dropped.empty() ? "" : "; ") + std::to_string(n) + " because " + why;
+  spdlog::info("restored {} flows and {} ports in hold-down from {} (saved {:.1f} s ago); {} expired while natgw was down; "
+               "dropped {}",
+               r.restored_live, r.restored_holddown, path.string(), std::chrono::duration<double>(down).count(),
+               r.expired, dropped.empty() ? "none" : dropped);
+  // Consumed: a later start must not bring back flows that have ended since.
+  std::filesystem::remove(path, ec);
 }
 
 }  // namespace
@@ -268,11 +336,13 @@ int run(const Options& options) {
     return 1;
   }
 
+  if (!options.state_file.empty()) restore(*worker, options.state_file);
+
   Gateway gw(config, *worker);
   gw.inside_name_ = in_name;
   gw.outside_name_ = out_name;
   httplib::Server srv;
-  install_routes(srv, gw);
+  install_routes(srv, gw, options.state_file);
   const std::string host_addr = text(config.api.listen.addr);
   if (!srv.bind_to_port(host_addr, config.api.listen.port)) {
     spdlog::error("cannot listen on {}:{} for the API (in use, or not an address of this host)", host_addr,
@@ -310,6 +380,18 @@ int run(const Options& options) {
   prober.join();
   api_thread.join();
   datapath_thread.join();
+  if (!options.state_file.empty()) {
+    SavedState st;
+    st.saved_unix_ms = unix_ms_now();
+    st.flows = worker->engine().save_flows();
+    st.port_min = worker->engine().config().limits.port_min;
+    st.port_max = worker->engine().config().limits.port_max;
+    if (auto err = write_state(options.state_file, st); !err.empty()) {
+      spdlog::error("could not save the flow table: {}", err);
+    } else {
+      spdlog::info("saved {} flows and hold-downs to {}", st.flows.size(), options.state_file.string());
+    }
+  }
   spdlog::info("stopped");
   return 0;
 }

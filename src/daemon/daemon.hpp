@@ -10,6 +10,9 @@ namespace natgw::daemon {
 
 struct Options {
   std::filesystem::path config;
+  // When set: flows and hold-downs are saved here on a clean stop (and on `natgw snapshot`)
+  // and restored from here at start.
+  std::filesystem::path state_file;
 };
 
 // Runs until a stop signal; returns the process exit code (0 after a clean stop, 1 when the

@@ -265,7 +265,8 @@ class Builder {
 
   void start_natgw() {
     const std::string gw = gateway_ns(name());
-    start("natgw", gw, {self_, "run", "--config", dir_ + "/natgw.yaml"});
+    start("natgw", gw,
+          {self_, "run", "--config", dir_ + "/natgw.yaml", "--state-file", dir_ + "/flows.state"});
     wait_ready(gw, "127.0.0.1", {{s_.processes.size() - 1, kApiPort}});
   }
 

@@ -1078,6 +1078,119 @@ std::optional<DestinationLoad> Engine::busiest_destination(std::size_t public_id
   return best;
 }
 
+std::vector<SavedFlow> Engine::save_flows() const {
+  std::vector<SavedFlow> out;
+  out.reserve(slots_in_use_);
+  for (std::size_t s = 1; s < slot_hwm_; ++s) {
+    const Flow& f = slots_[s];
+    if (f.state() == FlowState::free) continue;
+    SavedFlow v;
+    v.proto = l4_of(f.state());
+    v.state = f.state();
+    v.inside_linked = f.in2out_linked();
+    v.inside = {net::Ipv4{f.inside_addr}, f.inside_port};
+    v.public_endpoint = {pubs_[f.public_idx].addr, f.public_port};
+    v.destination = {net::Ipv4{f.dst_addr}, f.dst_port};
+    v.age_out_ms = now32_ - f.last_out;
+    v.age_in_ms = now32_ - f.last_in;
+    out.push_back(v);
+  }
+  return out;
+}
+
+RestoreReport Engine::restore_flows(std::span<const SavedFlow> flows, Duration downtime, Time now) {
+  set_now(now);
+  RestoreReport r;
+  const auto down_ms = static_cast<std::uint64_t>(
+      std::max<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(downtime).count(), 0));
+  for (const SavedFlow& v : flows) {
+    const bool live = is_live(v.state);
+    const int idx = public_index(v.public_endpoint.addr);
+    if (v.state == FlowState::free || l4_of(v.state) != v.proto) {
+      ++r.dropped["not a valid flow state"];
+      continue;
+    }
+    // Past a day every timer has run out (and 32-bit ages would no longer compare).
+    if (v.age_out_ms + down_ms > kFlushAfterMs || v.age_in_ms + down_ms > kFlushAfterMs) {
+      ++r.expired;
+      continue;
+    }
+    if (idx < 0) {
+      ++r.dropped["its public IP is no longer configured"];
+      continue;
+    }
+    if (v.public_endpoint.port < config_.limits.port_min || v.public_endpoint.port > config_.limits.port_max) {
+      ++r.dropped["its port is outside the SNAT port range"];
+      continue;
+    }
+    if (live && !in_subnet(v.inside.addr)) {
+      ++r.dropped["its source is in no attached subnet"];
+      continue;
+    }
+    const auto uidx = static_cast<std::size_t>(idx);
+    const std::uint32_t dst = v.destination.addr.value();
+    if (find_out(hash_out(uidx, v.public_endpoint.port, dst, v.destination.port, v.proto), uidx,
+                 v.public_endpoint.port, dst, v.destination.port, v.proto) != kNoSlot) {
+      ++r.dropped["another flow holds its public port for the destination"];
+      continue;
+    }
+    if (live && live_total_ >= config_.limits.max_connections) {
+      ++r.dropped["connection limit reached"];
+      continue;
+    }
+    if (slots_in_use_ >= capacity_) {
+      ++r.dropped["flow table full"];
+      continue;
+    }
+    const Dest* existing = find_dest(uidx, dst, v.destination.port, v.proto);
+    if (live && existing != nullptr && existing->live >= config_.limits.per_destination) {
+      ++r.dropped["per-destination connection limit reached"];
+      continue;
+    }
+    SlotIndex s = free_slots_;
+    if (s != kNoSlot) {
+      free_slots_ = slots_[s].next_in2out;
+    } else {
+      s = static_cast<SlotIndex>(slot_hwm_++);
+    }
+    ++slots_in_use_;
+    Flow& f = slots_[s];
+    f = Flow{};
+    f.inside_addr = v.inside.addr.value();
+    f.inside_port = v.inside.port;
+    f.dst_addr = dst;
+    f.dst_port = v.destination.port;
+    f.public_port = v.public_endpoint.port;
+    f.public_idx = static_cast<std::uint8_t>(uidx);
+    f.set_state(v.state);
+    f.last_out = now32_ - static_cast<std::uint32_t>(v.age_out_ms + down_ms);
+    f.last_in = now32_ - static_cast<std::uint32_t>(v.age_in_ms + down_ms);
+    if (v.inside_linked) link_in2out(s);
+    link_out2in(s);
+    Dest* d = find_or_add_dest(uidx, dst, v.destination.port, v.proto);
+    ++d->used;
+    const auto p = static_cast<std::size_t>(v.proto);
+    if (live) {
+      ++d->live;
+      ++pubs_[uidx].live[p];
+      ++counters_.active[p];
+      ++live_total_;
+    } else {
+      ++pubs_[uidx].holddown[p];
+      ++counters_.holddown[p];
+    }
+    wheel_insert(s);
+    if (due(f)) {
+      // Ran out while natgw was down: apply it now (a live flow may still leave a hold-down).
+      ++r.expired;
+      expire_if_due(s);
+      continue;
+    }
+    ++(live ? r.restored_live : r.restored_holddown);
+  }
+  return r;
+}
+
 std::optional<FlowInfo> Engine::find_outbound(const net::FiveTuple& t) const {
   if (t.proto != net::Proto::tcp && t.proto != net::Proto::udp) return std::nullopt;
   const L4 l4 = t.proto == net::Proto::tcp ? L4::tcp : L4::udp;

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -72,6 +73,26 @@ struct DestinationLoad {
   std::uint32_t holddown = 0;
 };
 
+// A flow as carried across a restart (Engine::save_flows / restore_flows). Times are ages at
+// the moment of saving, so the state does not depend on either process's clock.
+struct SavedFlow {
+  L4 proto = L4::tcp;
+  FlowState state = FlowState::free;
+  bool inside_linked = true;  // reachable by its inside 5-tuple (see flow.hpp)
+  net::Endpoint inside;
+  net::Endpoint public_endpoint;
+  net::Endpoint destination;
+  std::uint32_t age_out_ms = 0;  // since the last packet from the inside (hold-down: its start)
+  std::uint32_t age_in_ms = 0;   // since the last packet from the outside
+};
+
+struct RestoreReport {
+  std::size_t restored_live = 0;
+  std::size_t restored_holddown = 0;
+  std::size_t expired = 0;  // their timers ran out while natgw was down
+  std::map<std::string, std::size_t> dropped;  // why -> how many
+};
+
 class Engine {
  public:
   // Throws std::invalid_argument for a configuration the engine cannot run (control-plane
@@ -120,6 +141,15 @@ class Engine {
   // The destination with the most live connections on one public IP and protocol.
   [[nodiscard]] std::optional<DestinationLoad> busiest_destination(std::size_t public_idx,
                                                                    L4 proto) const;
+  // Every flow and hold-down, for a restart. `restore_flows` re-creates them with their timers
+  // advanced by `downtime` (the time between saving and now); it keeps a flow only where this
+  // configuration allows it (its public IP is configured, its port in range, limits not
+  // exceeded, no duplicate), and reports what it kept and why it dropped the rest. Call it on
+  // an engine that has no flows yet.
+  [[nodiscard]] std::vector<SavedFlow> save_flows() const;
+  [[nodiscard]] RestoreReport restore_flows(std::span<const SavedFlow> flows, Duration downtime,
+                                            Time now);
+
   // The flow a packet from the inside with this 5-tuple would use, if one exists.
   [[nodiscard]] std::optional<FlowInfo> find_outbound(const net::FiveTuple& t) const;
 

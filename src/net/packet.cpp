@@ -237,8 +237,13 @@ void icmp_error_rewrite_outbound(PacketView& v, Ipv4 public_addr, std::uint16_t 
 std::uint16_t transport_checksum(const std::uint8_t* ip) noexcept {
   const std::size_t ihl = std::size_t{ip[0] & 0x0Fu} * 4;
   const std::size_t total = get_be16(ip + 2);
-  const std::size_t l4_len = total - ihl;
   const std::uint8_t proto = ip[9];
+  std::size_t l4_len = total - ihl;
+  // UDP covers its own length, which may be shorter than the IP payload (RFC 768).
+  if (proto == static_cast<std::uint8_t>(Proto::udp)) {
+    const std::size_t ulen = get_be16(ip + ihl + 4);
+    if (ulen >= kUdpHeader && ulen <= l4_len) l4_len = ulen;
+  }
   std::uint8_t pseudo[12];
   std::memcpy(pseudo, ip + 12, 8);
   pseudo[8] = 0;

@@ -54,6 +54,28 @@ class Lab {
     return buf.str();
   }
   void write_config(const std::string& text) const { std::ofstream(config_path()) << text; }
+  [[nodiscard]] std::string dir() const { return "/run/natgw/labs/" + name_; }
+  // Stops the lab's gateway (SIGTERM: it saves its flows) and waits until it has exited.
+  bool stop_gateway() const {
+    if (signal_gateway("TERM").rc != 0) return false;
+    for (int i = 0; i < 100; ++i) {
+      if (sh("for p in $(ip netns pids " + name_ + "-gw); do cat /proc/$p/comm; done | grep -qx natgw").rc != 0) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+  // Starts a gateway the way the lab does, and waits until its API answers.
+  bool start_gateway() const {
+    sh("setsid ip netns exec " + name_ + "-gw " + kBin + " run --config " + config_path() + " --state-file " + dir() +
+       "/flows.state >>" + dir() + "/natgw.log 2>&1 < /dev/null &");
+    for (int i = 0; i < 100; ++i) {
+      if (exec("gw", kBin + " status --json").rc == 0) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+  bool restart_gateway() const { return stop_gateway() && start_gateway(); }
+  [[nodiscard]] std::string gateway_log() const { return sh("cat " + dir() + "/natgw.log").out; }
 
  private:
   std::string name_;
@@ -206,6 +228,32 @@ TEST_F(OneIp, TcpFlowHeldOpenSurvivesAReload) {
   one_->write_config(original);
   EXPECT_EQ(one_->signal_gateway("HUP").rc, 0);
   std::this_thread::sleep_for(200ms);
+}
+
+TEST_F(OneIp, TcpFlowHeldOpenSurvivesARestartOfTheDaemon) {
+  std::thread client([&] {
+    const Ran r = one_->exec("vm1", "curl -sS --max-time 20 --rate 15/m -o /dev/null -o /dev/null "
+                                    "-w '%{http_code} %{num_connects}\\n' http://192.0.2.10/ http://192.0.2.10/");
+    EXPECT_EQ(r.rc, 0) << r.out;
+    EXPECT_EQ(r.out, "200 1\n200 0\n") << "the second request used the same connection, through the new daemon";
+  });
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(one_->restart_gateway()) << one_->gateway_log();
+  client.join();
+  const std::string log = one_->gateway_log();
+  EXPECT_NE(log.find("saved "), std::string::npos) << log;
+  EXPECT_NE(log.find("restored "), std::string::npos) << log;
+  const Ran flows = one_->exec("gw", kBin + " flows --json --inside 10.0.0.11 --protocol tcp");
+  EXPECT_NE(flows.out.find("192.0.2.10:80"), std::string::npos) << flows.out;
+}
+
+TEST_F(OneIp, CorruptStateFileIsRefusedAndTheGatewayStartsEmpty) {
+  ASSERT_TRUE(one_->stop_gateway());
+  std::ofstream(one_->dir() + "/flows.state") << "NATGWSF1 this is not a state file";
+  ASSERT_TRUE(one_->start_gateway()) << one_->gateway_log();
+  EXPECT_NE(one_->gateway_log().find("refusing the state file"), std::string::npos) << one_->gateway_log();
+  const Ran page = one_->exec("vm1", "curl -sS -o /dev/null -w '%{http_code}' --max-time 5 http://192.0.2.10/");
+  EXPECT_EQ(page.out, "200");
 }
 
 TEST_F(OneIp, ExhaustionStopsAtFiftyThousandPerDestinationAndOtherDestinationsStillWork) {

@@ -167,7 +167,13 @@ TEST_F(Lab, DownCleansUpAfterACrash) {
 TEST_F(Lab, DownFindsNamespacesWithoutAStateDir) {
   const auto u = up("none", name_, {"--vms", "1"});
   ASSERT_EQ(u.exit_code, 0) << describe(u);
-  std::filesystem::remove_all(state_dir(name_));
+  // The lab's servers may still be writing logs there: retry until the directory is gone.
+  for (int i = 0; i < 50 && std::filesystem::exists(state_dir(name_)); ++i) {
+    std::error_code ec;
+    std::filesystem::remove_all(state_dir(name_), ec);
+    if (ec) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_FALSE(std::filesystem::exists(state_dir(name_)));
   const auto st = natgw({"lab", "status", "--name", name_});
   EXPECT_TRUE(contains(st.out, "lab " + name_ + ": no state dir")) << st.out;
   const auto d = natgw({"lab", "down", "--name", name_});

@@ -94,3 +94,80 @@ TEST(Reconfigure, MoreThanSixteenAddressesCountingDrainingOnesIsRefused) {
 
 }  // namespace
 }  // namespace natgw::test
+
+namespace natgw::test {
+namespace {
+
+const net::Endpoint kC{kHostA, 41000};
+const net::Endpoint kSrv{kServer, 443};
+
+TEST(SaveRestore, FlowsAndHoldDownsCarryOverWithTheirTimers) {
+  Harness a(one_port_config({kPub1, kPub2}));
+  const net::Endpoint pub = a.establish(kC, kSrv);
+  const net::Endpoint udp_pub = a.udp_out({kHostB, 5000}, {kServer, 53}).source();
+  a.advance(1min);
+  ASSERT_TRUE(a.tcp_out({kHostB, 41001}, {kServer2, 80}, kSyn).forwarded());
+  ASSERT_TRUE(a.tcp_out({kHostB, 41001}, {kServer2, 80}, kRst).forwarded());  // held 16 s
+  const auto saved = a.engine.save_flows();
+  ASSERT_EQ(saved.size(), 3u);
+
+  Harness b(one_port_config({kPub1, kPub2}));
+  b.now = std::chrono::hours(50);  // another process, another clock
+  const auto report = b.engine.restore_flows(saved, 10s, b.now);
+  EXPECT_EQ(report.restored_live, 2u);
+  EXPECT_EQ(report.expired, 0u);
+  EXPECT_EQ(report.restored_holddown, 1u) << "10 s of the RST's 16 s hold-down are gone";
+  // The TCP connection goes on with the same public endpoint, both ways.
+  EXPECT_EQ(b.tcp_out(kC, kSrv, kAck).source(), pub);
+  EXPECT_EQ(b.tcp_in(kSrv, pub, kAck).dst(), kHostA);
+  EXPECT_EQ(b.udp_in({kServer, 53}, udp_pub).dst(), kHostB);
+  EXPECT_EQ(b.active(L4::tcp), 1u);
+  EXPECT_EQ(b.holddown(L4::tcp), 1u);
+  b.advance(6s);
+  EXPECT_EQ(b.holddown(L4::tcp), 0u) << "the hold-down ended 16 s after the RST, downtime included";
+  // The UDP flow idled 1 min before saving and 10 s + 6 s since: it ends 4 min after its start.
+  b.advance(4min - 1min - 10s - 6s - 1ms);
+  EXPECT_EQ(b.active(L4::udp), 1u);
+  b.advance(1ms);
+  EXPECT_EQ(b.active(L4::udp), 0u);
+}
+
+TEST(SaveRestore, DowntimeExpiresFlowsAndHoldDownsProtectPorts) {
+  Harness a(one_port_config());
+  a.establish(kC, kSrv);
+  ASSERT_TRUE(a.tcp_out(kC, kSrv, kFin | kAck).forwarded());
+  ASSERT_TRUE(a.tcp_in(kSrv, {kPub1, 1024}, kFin | kAck).forwarded());  // closed: held 65 s
+  a.udp_out({kHostB, 5000}, {kServer, 53});
+  const auto saved = a.engine.save_flows();
+
+  Harness b(one_port_config());
+  const auto report = b.engine.restore_flows(saved, 30s, b.now);
+  EXPECT_EQ(report.restored_holddown, 1u);
+  EXPECT_EQ(report.restored_live, 1u);
+  EXPECT_EQ(b.tcp_out({kHostB, 1}, kSrv, kSyn).verdict.reason, DropReason::snat_exhausted)
+      << "the port is still in hold-down for this destination";
+  b.advance(35s);
+  EXPECT_TRUE(b.tcp_out({kHostB, 1}, kSrv, kSyn).forwarded()) << "65 s after the close, counting the downtime";
+
+  Harness c(one_port_config());
+  const auto late = c.engine.restore_flows(saved, 10min, c.now);
+  EXPECT_EQ(late.restored_live + late.restored_holddown, 0u);
+  EXPECT_EQ(late.expired, 2u);
+  EXPECT_EQ(c.engine.slots_in_use(), 0u);
+}
+
+TEST(SaveRestore, FlowsTheNewConfigurationCannotHoldAreDroppedWithAReason) {
+  Harness a(small_config({kPub1, kPub2}));
+  for (std::uint16_t i = 0; i < 20; ++i) a.udp_out({kHostA, static_cast<std::uint16_t>(3000 + i)}, {kServer, 53});
+  const auto saved = a.engine.save_flows();
+  Harness b(small_config({kPub1}));
+  const auto r = b.engine.restore_flows(saved, 0s, b.now);
+  EXPECT_GT(r.restored_live, 0u);
+  EXPECT_EQ(r.restored_live + r.dropped.at("its public IP is no longer configured"), 20u);
+  // Restoring the same flows twice finds every public port taken.
+  const auto again = b.engine.restore_flows(saved, 0s, b.now);
+  EXPECT_EQ(again.dropped.at("another flow holds its public port for the destination"), r.restored_live);
+}
+
+}  // namespace
+}  // namespace natgw::test
