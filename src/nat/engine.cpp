@@ -106,6 +106,7 @@ Engine::Engine(EngineConfig config) : config_(std::move(config)) {
 
   for (const auto& a : config_.public_ips) {
     if (public_index(a) >= 0) throw std::invalid_argument("duplicate public IP");
+    pub_addrs_[pub_count_] = a.value();
     pubs_[pub_count_++].addr = a;
   }
 
@@ -192,6 +193,7 @@ std::string Engine::reconfigure(const EngineConfig& next) {
   for (std::size_t k = 0; k < added.size(); ++k) {
     const std::size_t i = free_idx[k];
     pubs_[i] = PublicIp{added[k], true, {}, {}};
+    pub_addrs_[i] = added[k].value();
     pub_count_ = std::max(pub_count_, i + 1);
   }
   // Subnets no longer attached keep their open flows until those end.
@@ -275,10 +277,14 @@ bool Engine::in_detached_subnet(net::Ipv4 a) const noexcept {
 }
 
 int Engine::public_index(net::Ipv4 a) const noexcept {
-  for (std::size_t i = 0; i < pub_count_; ++i) {
-    if (pubs_[i].addr == a) return static_cast<int>(i);
+  // Branch-free over all 16 entries: a loop that exits at the match mispredicts once per
+  // inbound packet.
+  std::uint32_t match = 0;
+  for (std::size_t i = 0; i < kMaxPublicIps; ++i) {
+    match |= static_cast<std::uint32_t>(pub_addrs_[i] == a.value()) << i;
   }
-  return -1;
+  match &= (std::uint32_t{1} << pub_count_) - 1;
+  return match != 0 ? std::countr_zero(match) : -1;
 }
 
 std::uint64_t Engine::hash_in(std::uint32_t in_addr, std::uint16_t in_port, std::uint32_t dst,
@@ -1020,7 +1026,11 @@ void Engine::translate_batch(std::span<Packet> batch, Direction dir, Time now) n
     // Stage 1: parse and hash; prefetch the bucket. Stage 2: prefetch the first slot.
     for (std::size_t i = 0; i < n; ++i) prepare(prep[i], batch[base + i], dir);
     for (std::size_t i = 0; i < n; ++i) {
-      if (prep[i].keyed) __builtin_prefetch(&slots_[buckets[prep[i].hash & bucket_mask_]]);
+      if (!prep[i].keyed) continue;
+      // A 40-byte slot may straddle two cache lines: fetch both.
+      const auto* slot = reinterpret_cast<const char*>(&slots_[buckets[prep[i].hash & bucket_mask_]]);
+      __builtin_prefetch(slot);
+      __builtin_prefetch(slot + sizeof(Flow) - 1);
     }
     // Stage 3: decide, in arrival order (later packets may depend on flows earlier ones made).
     for (std::size_t i = 0; i < n; ++i) prep[i].pkt->verdict = process(prep[i], dir);

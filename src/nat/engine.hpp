@@ -226,6 +226,7 @@ class Engine {
   Counters counters_;
   std::vector<net::Prefix> detached_subnets_;
   std::array<PublicIp, kMaxPublicIps> pubs_{};
+  std::array<std::uint32_t, kMaxPublicIps> pub_addrs_{};  // pubs_[i].addr, packed for lookup
   std::size_t pub_count_ = 0;
 
   // Timers in milliseconds.

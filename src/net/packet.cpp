@@ -210,10 +210,13 @@ void set_destination(PacketView& v, Ipv4 addr, std::uint16_t port) noexcept {
 
 void decrement_ttl(PacketView& v) noexcept {
   std::uint8_t* ip = v.ip;
-  const std::uint16_t old_word = load16(ip + 8);  // TTL and protocol
-  --ip[8];
-  store16(ip + 10, csum_replace16(load16(ip + 10), old_word, load16(ip + 8)));
-  v.ttl = ip[8];
+  // The TTL/protocol word is built in a register: reloading it after a 1-byte store would stall
+  // on store forwarding.
+  const std::uint8_t old_bytes[2] = {ip[8], ip[9]};
+  const std::uint8_t new_bytes[2] = {static_cast<std::uint8_t>(ip[8] - 1), ip[9]};
+  ip[8] = new_bytes[0];
+  store16(ip + 10, csum_replace16(load16(ip + 10), load16(old_bytes), load16(new_bytes)));
+  v.ttl = new_bytes[0];
 }
 
 void icmp_error_rewrite_inbound(PacketView& v, Ipv4 inside_addr, std::uint16_t inside_port) noexcept {
