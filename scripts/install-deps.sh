@@ -10,7 +10,7 @@ packages=(
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev
   libpcap-dev
   # lab and end-to-end tests
-  iproute2 ethtool nftables procps psmisc curl jq iperf3 nginx-light vsftpd hping3 python3 python3-scapy
+  iproute2 ethtool nftables procps psmisc curl jq tcpdump iperf3 nginx-light vsftpd hping3 python3 python3-scapy
 )
 
 missing=()

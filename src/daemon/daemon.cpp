@@ -7,9 +7,11 @@
 #include <ctime>
 #include <random>
 #include <thread>
+#include <set>
 #include <variant>
 
 #include <httplib.h>
+#include <pcap/pcap.h>
 #include <spdlog/spdlog.h>
 
 #include "control/config.hpp"
@@ -201,6 +203,104 @@ class Gateway {
   bool probe_outstanding_ = false;
 };
 
+// POST /v1/capture: attaches a capture session to the worker until `count` frames matched or
+// `seconds` passed, then returns them. One capture at a time.
+void capture_route(httplib::Server& srv, datapath::Worker& worker) {
+  static std::mutex busy;
+  srv.Post("/v1/capture", [&worker](const httplib::Request& req, httplib::Response& res) {
+    auto fail = [&res](int status, const std::string& msg) {
+      res.status = status;
+      res.set_content(nlohmann::json{{"error", msg}}.dump(), "application/json");
+    };
+    std::unique_lock one(busy, std::try_to_lock);
+    if (!one.owns_lock()) return fail(409, "a capture is already running");
+    auto num = [&req](const char* k, long dflt, long lo, long hi, long& out) {
+      out = dflt;
+      if (!req.has_param(k)) return true;
+      try {
+        std::size_t used = 0;
+        out = std::stol(req.get_param_value(k), &used);
+        return used == req.get_param_value(k).size() && out >= lo && out <= hi;
+      } catch (...) {
+        return false;
+      }
+    };
+    long count = 0, seconds = 0, snaplen = 0;
+    if (!num("count", 100, 1, 100000, count)) return fail(400, "count: expected 1..100000");
+    if (!num("seconds", 10, 1, 600, seconds)) return fail(400, "seconds: expected 1..600");
+    if (!num("snaplen", 1514, 64, datapath::kCaptureMaxSnap, snaplen)) return fail(400, "snaplen: expected 64..2048");
+    const std::string expr = req.has_param("filter") ? req.get_param_value("filter") : "";
+    // The filter: a BPF program compiled by libpcap for Ethernet frames.
+    std::unique_ptr<pcap_t, decltype(&pcap_close)> dead(pcap_open_dead(DLT_EN10MB, static_cast<int>(snaplen)), &pcap_close);
+    auto prog = std::make_shared<bpf_program>();
+    if (pcap_compile(dead.get(), prog.get(), expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+      return fail(400, "filter: " + std::string(pcap_geterr(dead.get())));
+    }
+    std::shared_ptr<bpf_program> guard(prog.get(), [prog](bpf_program* p) { pcap_freecode(p); });
+    auto owned = std::make_unique<datapath::CaptureSession>(
+        65536, static_cast<std::uint32_t>(snaplen), [p = prog.get()](const std::uint8_t* f, std::uint32_t len) {
+          pcap_pkthdr h{};
+          h.caplen = len;
+          h.len = len;
+          return pcap_offline_filter(p, &h, f) != 0;
+        });
+    datapath::CaptureSession& session = *owned;
+    if (!worker.call([&](datapath::Worker& w) { w.attach_capture(&session); }, kCallTimeout)) {
+      return fail(503, "the datapath did not answer in time");
+    }
+    std::vector<datapath::CapturedFrame> frames;
+    std::set<std::uint64_t> seqs;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < until) {
+      session.drain(frames);
+      for (const auto& f : frames) seqs.insert(f.seq);
+      if (static_cast<long>(seqs.size()) >= count) break;
+      std::this_thread::sleep_for(20ms);
+    }
+    // Detach on the worker; it must never touch the session after this returns. A worker that
+    // never answers keeps the session (and its filter) for good rather than write into freed memory.
+    bool detached = false;
+    for (int i = 0; i < 30 && !detached; ++i) {
+      detached = worker.call([](datapath::Worker& w) { w.attach_capture(nullptr); }, kCallTimeout);
+    }
+    if (!detached) {
+      spdlog::error("capture: the datapath does not answer; the capture session stays attached");
+      (void)owned.release();
+      (void)new std::shared_ptr<bpf_program>(guard);
+      return fail(503, "the datapath did not answer in time");
+    }
+    session.drain(frames);
+    nlohmann::json out;
+    out["filter"] = expr;
+    out["dropped"] = session.dropped();
+    out["now_monotonic_ns"] = datapath::monotonic_now().count();
+    out["now_unix_ns"] = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+    out["frames"] = nlohmann::json::array();
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::set<std::uint64_t> kept;
+    for (const auto& f : frames) {
+      if (!kept.count(f.seq) && static_cast<long>(kept.size()) >= count) continue;  // count received frames
+      kept.insert(f.seq);
+      std::string hex;
+      hex.reserve(f.data.size() * 2);
+      for (std::uint8_t b : f.data) {
+        hex += kHex[b >> 4];
+        hex += kHex[b & 15];
+      }
+      out["frames"].push_back({{"seq", f.seq},
+                               {"time_ns", f.time.count()},
+                               {"point", datapath::name(f.point)},
+                               {"action", f.action == nat::Action::forward ? "forward" : f.action == nat::Action::reply ? "reply" : "drop"},
+                               {"reason", f.action == nat::Action::drop || f.action == nat::Action::reply ? std::string(nat::name(f.reason)) : ""},
+                               {"len", f.len},
+                               {"data", hex}});
+    }
+    res.set_content(out.dump(), "application/json");
+  });
+}
+
 void install_routes(httplib::Server& srv, Gateway& gw, const std::filesystem::path& state_file) {
   auto unavailable = [](httplib::Response& res) {
     res.status = 503;
@@ -250,7 +350,7 @@ void install_routes(httplib::Server& srv, Gateway& gw, const std::filesystem::pa
   });
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404) {
-      res.set_content(nlohmann::json{{"error", "no such endpoint: " + req.path + "; see /metrics, /v1/status, /v1/flows, /v1/metrics/minutes, POST /v1/snapshot"}}.dump(),
+      res.set_content(nlohmann::json{{"error", "no such endpoint: " + req.path + "; see /metrics, /v1/status, /v1/flows, /v1/metrics/minutes, POST /v1/snapshot, POST /v1/capture"}}.dump(),
                       "application/json");
     }
   });
@@ -343,6 +443,7 @@ int run(const Options& options) {
   gw.outside_name_ = out_name;
   httplib::Server srv;
   install_routes(srv, gw, options.state_file);
+  capture_route(srv, *worker);
   const std::string host_addr = text(config.api.listen.addr);
   if (!srv.bind_to_port(host_addr, config.api.listen.port)) {
     spdlog::error("cannot listen on {}:{} for the API (in use, or not an address of this host)", host_addr,

@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "net/checksum.hpp"
@@ -129,9 +130,11 @@ void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept
     if (f.csum_partial && complete_checksum(ip, f.len - kEth)) ++stats_.csum_completed;
     batch_[n] = nat::Packet{ip, f.len - static_cast<std::uint32_t>(kEth), {}};
     batch_frames_[n] = f.data;
+    batch_lens_[n] = f.len;
     ++n;
   }
   if (n == 0) return;
+  if (capture_ != nullptr) tap_received(n);
   engine_.translate_batch({batch_.data(), n}, nat::Direction::out, now);
   std::optional<net::MacAddress> nh;
   bool resolved = false;
@@ -146,15 +149,23 @@ void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept
       }
       if (!nh) {
         ++stats_.drops[static_cast<std::size_t>(nat::DropReason::no_neighbor)];
+        if (capture_ != nullptr) {
+          tap(i, now, CapturePoint::inside_rx, CapturePoint::outside_tx,
+              {nat::Action::drop, nat::DropReason::no_neighbor, 0}, nullptr, 0);
+        }
         continue;
       }
       nh->write(frame);
       out_->mac().write(frame + 6);
+      if (capture_ != nullptr) tap(i, now, CapturePoint::inside_rx, CapturePoint::outside_tx, v, frame, len);
       transmit(*out_, frame, len);
     } else if (v.action == nat::Action::reply) {
       std::copy(frame + 6, frame + 12, frame);  // back to the sender
       my_mac.write(frame + 6);
+      if (capture_ != nullptr) tap(i, now, CapturePoint::inside_rx, CapturePoint::inside_tx, v, frame, len);
       transmit(*in_, frame, len);
+    } else if (capture_ != nullptr) {
+      tap(i, now, CapturePoint::inside_rx, CapturePoint::outside_tx, v, nullptr, 0);
     }
   }
 }
@@ -186,9 +197,11 @@ void Worker::process_outside(std::span<io::Frame> frames, nat::Time now) noexcep
     if (f.csum_partial && complete_checksum(ip, f.len - kEth)) ++stats_.csum_completed;
     batch_[n] = nat::Packet{ip, f.len - static_cast<std::uint32_t>(kEth), {}};
     batch_frames_[n] = f.data;
+    batch_lens_[n] = f.len;
     ++n;
   }
   if (n == 0) return;
+  if (capture_ != nullptr) tap_received(n);
   engine_.translate_batch({batch_.data(), n}, nat::Direction::in, now);
   for (std::size_t i = 0; i < n; ++i) {
     const nat::Verdict& v = batch_[i].verdict;
@@ -203,17 +216,42 @@ void Worker::process_outside(std::span<io::Frame> frames, nat::Time now) noexcep
       const auto mac = inside_mac(dst, now);
       if (!mac) {
         ++stats_.drops[static_cast<std::size_t>(nat::DropReason::no_neighbor)];
+        if (capture_ != nullptr) {
+          tap(i, now, CapturePoint::outside_rx, CapturePoint::inside_tx,
+              {nat::Action::drop, nat::DropReason::no_neighbor, 0}, nullptr, 0);
+        }
         continue;
       }
       mac->write(frame);
       in_->mac().write(frame + 6);
+      if (capture_ != nullptr) tap(i, now, CapturePoint::outside_rx, CapturePoint::inside_tx, v, frame, len);
       transmit(*in_, frame, len);
     } else if (v.action == nat::Action::reply) {
       std::copy(frame + 6, frame + 12, frame);
       my_mac.write(frame + 6);
+      if (capture_ != nullptr) tap(i, now, CapturePoint::outside_rx, CapturePoint::outside_tx, v, frame, len);
       transmit(*out_, frame, len);
+    } else if (capture_ != nullptr) {
+      tap(i, now, CapturePoint::outside_rx, CapturePoint::inside_tx, v, nullptr, 0);
     }
   }
+}
+
+void Worker::tap_received(std::size_t n) noexcept {
+  const std::uint32_t snap = capture_->snaplen();
+  for (std::size_t i = 0; i < n; ++i) {
+    std::memcpy(capture_->scratch(i), batch_frames_[i], std::min(batch_lens_[i], snap));
+  }
+}
+
+void Worker::tap(std::size_t i, nat::Time now, CapturePoint rx, CapturePoint tx, const nat::Verdict& outcome,
+                 const std::uint8_t* sent, std::uint32_t sent_len) noexcept {
+  const std::uint8_t* before = capture_->scratch(i);
+  const std::uint32_t before_len = std::min(batch_lens_[i], capture_->snaplen());
+  if (!capture_->matches(before, before_len) && (sent == nullptr || !capture_->matches(sent, sent_len))) return;
+  const std::uint64_t seq = capture_->next_seq();
+  capture_->push(seq, now, rx, outcome, before, batch_lens_[i]);
+  if (sent != nullptr) capture_->push(seq, now, tx, outcome, sent, sent_len);
 }
 
 // An availability probe: a UDP datagram from the probe source to the next hop's traceroute

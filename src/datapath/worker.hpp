@@ -17,6 +17,7 @@
 #include <optional>
 #include <vector>
 
+#include "datapath/capture.hpp"
 #include "datapath/neighbor.hpp"
 #include "io/port.hpp"
 #include "nat/engine.hpp"
@@ -84,6 +85,9 @@ class Worker {
   // Applies a new engine configuration (see Engine::reconfigure) and the ARP answers with it.
   [[nodiscard]] std::string reconfigure(const nat::EngineConfig& next);
 
+  // Attaches (or with nullptr detaches) a capture session. Worker thread only: use call().
+  void attach_capture(CaptureSession* session) noexcept { capture_ = session; }
+
   // The probe 5-tuple's fixed parts, for tests and the doctor.
   [[nodiscard]] net::Ipv4 probe_source() const noexcept { return probe_src_; }
   static constexpr std::uint16_t kProbePort = 33434;
@@ -94,6 +98,10 @@ class Worker {
   static constexpr std::size_t kFrameBuf = 2048;
 
   void process_inside(std::span<io::Frame> frames, nat::Time now) noexcept;
+  // Capture: copies the batch as received, then records each entry with its outcome.
+  void tap_received(std::size_t n) noexcept;
+  void tap(std::size_t i, nat::Time now, CapturePoint rx, CapturePoint tx, const nat::Verdict& outcome,
+           const std::uint8_t* sent, std::uint32_t sent_len) noexcept;
   void process_outside(std::span<io::Frame> frames, nat::Time now) noexcept;
   void send_probe(nat::Time now) noexcept;
   void transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len) noexcept;
@@ -115,6 +123,8 @@ class Worker {
   std::array<io::Frame, kBurst> rx_{};
   std::array<nat::Packet, kBurst> batch_{};
   std::array<std::uint8_t*, kBurst> batch_frames_{};
+  std::array<std::uint32_t, kBurst> batch_lens_{};  // frame lengths as received
+  CaptureSession* capture_ = nullptr;
   std::array<std::uint8_t, kFrameBuf> scratch_{};  // ARP replies/requests, probes
   nat::Time last_advance_{};
   nat::Time last_expire_{};

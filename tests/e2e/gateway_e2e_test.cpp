@@ -153,6 +153,32 @@ TEST_F(TwoIps, UnsolicitedInboundIsDroppedAndCounted) {
   EXPECT_EQ(drops(after, "unsolicited_inbound") - drops(before, "unsolicited_inbound"), 4);
 }
 
+TEST_F(TwoIps, CaptureShowsBothSidesOfTheNatWithVerdicts) {
+  const std::string file = "/tmp/natgw-e2e-" + lab_->name() + ".pcap";
+  std::thread cap([&] {
+    const Ran r = lab_->exec("gw", kBin + " capture --filter 'tcp port 80' --count 3 --seconds 15 -w " + file);
+    EXPECT_EQ(r.rc, 0) << r.out;
+  });
+  std::this_thread::sleep_for(700ms);
+  EXPECT_EQ(lab_->exec("vm2", "curl -sS -o /dev/null -w '%{http_code}' --max-time 5 http://192.0.2.10/").out, "200");
+  cap.join();
+  const Ran notes = sh("cat " + file + ".txt");
+  EXPECT_NE(notes.out.find("inside-rx\tforward\ttcp 10.0.0.12:"), std::string::npos) << notes.out;
+  EXPECT_NE(notes.out.find("outside-tx\tforward\ttcp 203.0.113.1"), std::string::npos) << notes.out;
+  EXPECT_NE(notes.out.find("flow inside 10.0.0.12:"), std::string::npos) << notes.out;
+  if (have("tcpdump")) {
+    const Ran dump = sh("tcpdump -nr " + file);
+    EXPECT_EQ(dump.rc, 0) << dump.out;
+    EXPECT_NE(dump.out.find("10.0.0.12."), std::string::npos) << dump.out;
+    EXPECT_NE(dump.out.find("> 192.0.2.10.80: Flags [S]"), std::string::npos) << dump.out;
+  }
+  sh("rm -f " + file + " " + file + ".txt");
+  // A filter that does not compile is refused with libpcap's message.
+  const Ran bad = lab_->exec("gw", kBin + " capture --filter 'tcp portt 80' --count 1 --seconds 1 -w /tmp/x.pcap");
+  EXPECT_NE(bad.rc, 0);
+  EXPECT_NE(bad.out.find("filter:"), std::string::npos) << bad.out;
+}
+
 TEST_F(TwoIps, SmtpAndFragmentsAreDroppedAndCounted) {
   const auto before = lab_->metrics();
   const Ran smtp = lab_->exec("vm1", "curl -sS --max-time 3 telnet://192.0.2.10:25");
