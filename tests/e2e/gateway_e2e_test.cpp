@@ -286,13 +286,21 @@ TEST_F(OneIp, ExhaustionStopsAtFiftyThousandPerDestinationAndOtherDestinationsSt
   if (!have("hping3")) GTEST_SKIP();
   const auto before = one_->metrics();
   // 55,000 new UDP flows from one VM to one destination (source ports 10000..64999).
-  const Ran flood = one_->exec("vm1", "hping3 -q --udp -p 9999 -s 10000 -i u60 -c 55000 192.0.2.11");
+  const Ran flood = one_->exec("vm1", "hping3 -q --udp -p 9999 -s 10000 -i u80 -c 55000 192.0.2.11");
   std::this_thread::sleep_for(500ms);
   const auto after = one_->metrics();
+  auto delta = [&](const std::string& k) { return after.at(k) - before.at(k); };
+  // Exactly 50,000 connections to the destination; every other datagram that reached natgw
+  // (a busy machine may lose a few before they do) is a failed connection, dropped for the limit.
   EXPECT_EQ(after.at("natgw_destination_connections_max{public_ip=\"203.0.113.10\",protocol=\"udp\"}"), 50000);
-  const std::string failed = "natgw_snat_connections_total{protocol=\"udp\",state=\"failed\"}";
-  EXPECT_EQ(after.at(failed) - before.at(failed), 5000) << flood.out;
-  EXPECT_EQ(drops(after, "connection_limit") - drops(before, "connection_limit"), 5000);
+  const double attempted = delta("natgw_snat_connections_total{protocol=\"udp\",state=\"attempted\"}");
+  const double failed = delta("natgw_snat_connections_total{protocol=\"udp\",state=\"failed\"}");
+  EXPECT_GE(attempted, 54000) << flood.out;
+  EXPECT_GT(failed, 0);
+  // The gateway's own health probe may open its one UDP connection again meanwhile (+1).
+  EXPECT_GE(attempted - failed, 50000);
+  EXPECT_LE(attempted - failed, 50001);
+  EXPECT_EQ(drops(after, "connection_limit") - drops(before, "connection_limit"), failed);
   // Another destination is not affected.
   const Ran echo = one_->exec("vm1", "timeout 10 bash -c 'exec 3<>/dev/tcp/192.0.2.10/7; head -n1 <&3'");
   ASSERT_EQ(echo.rc, 0) << echo.out;
