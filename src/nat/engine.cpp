@@ -701,7 +701,50 @@ void Engine::tcp_inbound(SlotIndex s, std::uint8_t flags) noexcept {
 
 Verdict Engine::drop(DropReason r) noexcept {
   ++counters_.drops[static_cast<std::size_t>(r)];
+  DropSample& d = drops_ring_[drops_seen_++ % kRecentDrops];
+  d.time = std::chrono::milliseconds(static_cast<std::int64_t>(now_ms_));
+  d.reason = r;
+  d.direction = current_dir_;
+  if (current_ != nullptr && current_->ip != nullptr) {
+    d.ip_proto = current_->proto;
+    d.src = {current_->src, current_->sport};
+    d.dst = {current_->dst, current_->dport};
+  } else {
+    d.ip_proto = 0;
+    d.src = d.dst = {};
+  }
   return Verdict{Action::drop, r, 0};
+}
+
+// Active FTP: the client names an address and port for the server to connect back to. natgw
+// (profile azure) has no FTP gateway, so that connection will arrive unsolicited and be dropped;
+// the doctor reports it from these samples.
+void Engine::note_ftp_command(const net::PacketView& v) noexcept {
+  const std::uint8_t* l4 = v.l4();
+  const std::size_t doff = static_cast<std::size_t>(l4[12] >> 4) * 4;
+  if (v.l4_len() < doff + 5) return;
+  const std::uint8_t* p = l4 + doff;
+  const bool port = (p[0] | 0x20) == 'p' && (p[1] | 0x20) == 'o' && (p[2] | 0x20) == 'r' && (p[3] | 0x20) == 't' && p[4] == ' ';
+  const bool eprt = (p[0] | 0x20) == 'e' && (p[1] | 0x20) == 'p' && (p[2] | 0x20) == 'r' && (p[3] | 0x20) == 't' && p[4] == ' ';
+  if (!port && !eprt) return;
+  FtpActiveSample& f = ftp_ring_[ftp_active_total_++ % kRecentFtp];
+  f.time = std::chrono::milliseconds(static_cast<std::int64_t>(now_ms_));
+  f.client = {v.src, v.sport};
+  f.server = {v.dst, v.dport};
+}
+
+std::vector<DropSample> Engine::recent_drops() const {
+  std::vector<DropSample> out;
+  const std::uint64_t n = std::min<std::uint64_t>(drops_seen_, kRecentDrops);
+  for (std::uint64_t i = drops_seen_ - n; i < drops_seen_; ++i) out.push_back(drops_ring_[i % kRecentDrops]);
+  return out;
+}
+
+std::vector<FtpActiveSample> Engine::recent_ftp_active() const {
+  std::vector<FtpActiveSample> out;
+  const std::uint64_t n = std::min<std::uint64_t>(ftp_active_total_, kRecentFtp);
+  for (std::uint64_t i = ftp_active_total_ - n; i < ftp_active_total_; ++i) out.push_back(ftp_ring_[i % kRecentFtp]);
+  return out;
 }
 
 Verdict Engine::forward_out(net::PacketView& v, Flow& f, L4 l4) noexcept {
@@ -757,8 +800,15 @@ void Engine::prepare(Prepared& p, Packet& pkt, Direction dir) const noexcept {
 }
 
 Verdict Engine::process(Prepared& p, Direction dir) noexcept {
-  if (p.parsed != net::ParseResult::ok) return drop(DropReason::malformed);
-  return dir == Direction::out ? outbound(p) : inbound(p);
+  current_dir_ = dir;
+  if (p.parsed != net::ParseResult::ok) {
+    current_ = nullptr;
+    return drop(DropReason::malformed);
+  }
+  current_ = &p.v;
+  const Verdict v = dir == Direction::out ? outbound(p) : inbound(p);
+  current_ = nullptr;
+  return v;
 }
 
 Verdict Engine::outbound(Prepared& p) noexcept {
@@ -796,6 +846,7 @@ Verdict Engine::outbound(Prepared& p) noexcept {
         return forward_out(v, f, l4);
       default:  // live TCP
         tcp_outbound(s, v.tcp_flags);
+        if (v.dport == 21) note_ftp_command(v);
         return forward_out(v, f, l4);
     }
   }

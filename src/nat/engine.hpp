@@ -93,6 +93,23 @@ struct RestoreReport {
   std::map<std::string, std::size_t> dropped;  // why -> how many
 };
 
+// One dropped packet, kept for diagnosis (the doctor's evidence of who was dropped and why).
+struct DropSample {
+  Time time{};
+  DropReason reason = DropReason::malformed;
+  std::uint8_t ip_proto = 0;
+  net::Endpoint src;
+  net::Endpoint dst;
+  Direction direction = Direction::out;
+};
+
+// A PORT or EPRT command seen on an FTP control connection (active FTP), for diagnosis.
+struct FtpActiveSample {
+  Time time{};
+  net::Endpoint client;  // the inside host
+  net::Endpoint server;
+};
+
 class Engine {
  public:
   // Throws std::invalid_argument for a configuration the engine cannot run (control-plane
@@ -150,6 +167,14 @@ class Engine {
   [[nodiscard]] RestoreReport restore_flows(std::span<const SavedFlow> flows, Duration downtime,
                                             Time now);
 
+  // The last kRecentDrops dropped packets, oldest first (the packet path keeps them in a ring).
+  [[nodiscard]] std::vector<DropSample> recent_drops() const;
+  // Active FTP commands seen (PORT/EPRT from the inside to port 21), newest last, and how many.
+  [[nodiscard]] std::vector<FtpActiveSample> recent_ftp_active() const;
+  [[nodiscard]] std::uint64_t ftp_active_commands() const noexcept { return ftp_active_total_; }
+  static constexpr std::size_t kRecentDrops = 512;
+  static constexpr std::size_t kRecentFtp = 32;
+
   // The flow a packet from the inside with this 5-tuple would use, if one exists.
   [[nodiscard]] std::optional<FlowInfo> find_outbound(const net::FiveTuple& t) const;
 
@@ -173,6 +198,7 @@ class Engine {
   Verdict forward_in(net::PacketView& v, Flow& f, L4 l4) noexcept;
   Verdict late_segment(net::PacketView& v) noexcept;
   Verdict drop(DropReason r) noexcept;
+  void note_ftp_command(const net::PacketView& v) noexcept;
 
   void tcp_outbound(SlotIndex s, std::uint8_t flags) noexcept;
   void tcp_inbound(SlotIndex s, std::uint8_t flags) noexcept;
@@ -257,6 +283,14 @@ class Engine {
   std::uint32_t now32_ = 0;       // the same, modulo 2^32, as flows store it
   std::uint64_t last_sweep_ms_ = ~std::uint64_t{0};
   bool started_ = false;
+
+  // Diagnosis rings: written on drops and FTP commands only.
+  const net::PacketView* current_ = nullptr;  // the packet being decided
+  Direction current_dir_ = Direction::out;
+  std::array<DropSample, kRecentDrops> drops_ring_{};
+  std::uint64_t drops_seen_ = 0;
+  std::array<FtpActiveSample, kRecentFtp> ftp_ring_{};
+  std::uint64_t ftp_active_total_ = 0;
 
   std::uint64_t rng_state_ = 0;
   std::uint64_t hash_seed_ = 0;

@@ -395,5 +395,39 @@ TEST(Translate, BatchAndSinglePacketGiveTheSameResults) {
   }
 }
 
+TEST(Diagnosis, RecentDropsSayWhoWasDroppedAndWhy) {
+  Harness h;
+  h.tcp_out(kA, {kServer, 25}, kSyn);
+  h.udp_in({kServer, 53}, {kPub1, 7777});
+  const auto d = h.engine.recent_drops();
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].reason, DropReason::smtp_blocked);
+  EXPECT_EQ(d[0].src, kA);
+  EXPECT_EQ(d[0].dst, (net::Endpoint{kServer, 25}));
+  EXPECT_EQ(d[0].direction, Direction::out);
+  EXPECT_EQ(d[1].reason, DropReason::unsolicited_inbound);
+  EXPECT_EQ(d[1].ip_proto, 17);
+  EXPECT_EQ(d[1].direction, Direction::in);
+  for (int i = 0; i < 600; ++i) h.tcp_out(kA, kWeb, kAck);  // no_flow, wrapping the ring
+  EXPECT_EQ(h.engine.recent_drops().size(), nat::Engine::kRecentDrops);
+  EXPECT_EQ(h.engine.recent_drops().back().reason, DropReason::no_flow);
+}
+
+TEST(Diagnosis, ActiveFtpCommandsAreNoticed) {
+  Harness h;
+  const net::Endpoint ftp{kServer, 21};
+  const net::Endpoint pub = h.establish(kA, ftp);
+  h.out(PacketBuilder().ipv4(kHostA, kServer).tcp(kA.port, 21, kAck | kPsh).payload("USER anonymous\r\n").build());
+  EXPECT_EQ(h.engine.ftp_active_commands(), 0u);
+  h.out(PacketBuilder().ipv4(kHostA, kServer).tcp(kA.port, 21, kAck | kPsh).payload("PORT 10,0,0,4,200,10\r\n").build());
+  EXPECT_EQ(h.engine.ftp_active_commands(), 1u);
+  ASSERT_EQ(h.engine.recent_ftp_active().size(), 1u);
+  EXPECT_EQ(h.engine.recent_ftp_active()[0].client, kA);
+  EXPECT_EQ(h.engine.recent_ftp_active()[0].server, ftp);
+  // The server's connection back to the client is unsolicited, as the doctor will explain.
+  EXPECT_EQ(h.tcp_in({kServer, 20}, {kPub1, 51210}, kSyn).verdict.reason, DropReason::unsolicited_inbound);
+  (void)pub;
+}
+
 }  // namespace
 }  // namespace natgw::test
