@@ -11,6 +11,8 @@ packages=(
   libpcap-dev
   # lab and end-to-end tests
   iproute2 ethtool nftables procps psmisc curl jq tcpdump iperf3 nginx-light vsftpd hping3 python3 python3-scapy
+  # packaging and the monitoring kit: promtool (prometheus), systemd-analyze, man, strace
+  prometheus systemd man-db strace
 )
 
 missing=()
@@ -29,7 +31,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
 # Servers the lab starts itself must not also run as system services.
-for svc in nginx vsftpd; do
+for svc in nginx vsftpd prometheus; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
     systemctl disable "$svc" >/dev/null 2>&1 || true

@@ -41,6 +41,10 @@ void add_up(CLI::App& lab, int& exit_code) {
       ->capture_default_str();
   up->add_option("--config-out", a->config_out, "Also write the lab's natgw config to this file");
   up->add_flag("--keep-on-error", a->keep, "Leave a half-built lab in place for inspection");
+  up->footer(
+      "Needs root. Prints the lab's name, namespaces and addresses.\n"
+      "Example: natgw lab up --vms 2 --public-ips 2\n"
+      "Example: natgw lab up --gateway kernel   (the same network with Linux SNAT, to compare)");
   up->callback([a, &exit_code] {
     lab::UpOptions o;
     o.spec.name = a->name;
@@ -62,6 +66,7 @@ void add_down(CLI::App& lab, int& exit_code) {
   auto* down = lab.add_subcommand("down", "Remove a lab: its processes, namespaces and state");
   auto* name = down->add_option("--name", a->name, "The lab (default: the only one)");
   down->add_flag("--all", a->all, "Every lab on this host")->excludes(name);
+  down->footer("Example: natgw lab down\nExample: natgw lab down --all");
   down->callback([a, &exit_code] {
     exit_code = lab::lab_down(optional_name(a->name), a->all, std::cout, std::cerr);
   });
@@ -71,6 +76,7 @@ void add_status(CLI::App& lab, int& exit_code) {
   auto name = std::make_shared<std::string>();
   auto* status = lab.add_subcommand("status", "List labs: namespaces, addresses, processes");
   status->add_option("--name", *name, "Only this lab");
+  status->footer("Example: natgw lab status");
   status->callback([name, &exit_code] {
     exit_code = lab::lab_status(optional_name(*name), std::cout, std::cerr);
   });
@@ -87,6 +93,9 @@ void add_exec(CLI::App& lab, int& exit_code) {
   ex->add_option("--name", a->name, "The lab (default: the only one)");
   ex->add_option("target", a->target, "vm1..vmN, gw, inet or sw")->required();
   ex->add_option("command", a->command, "The command and its arguments (after --)")->required();
+  ex->footer(
+      "Example: natgw lab exec vm1 -- curl -s http://192.0.2.10/\n"
+      "Example: natgw lab exec gw -- natgw status");
   ex->callback([a, &exit_code] {
     exit_code = lab::lab_exec(optional_name(a->name), a->target, a->command, std::cerr);
   });
@@ -110,6 +119,10 @@ const Registration kLab{
       add_status(*lab, exit_code);
       add_exec(*lab, exit_code);
       add_echo_server(*lab, exit_code);
+      // After the commands: CLI11 subcommands inherit their parent's footer at creation.
+      lab->footer(
+          "Example: natgw lab up --vms 2 && natgw lab exec vm1 -- ip -br addr && natgw lab down\n"
+          "Run natgw lab COMMAND --help for a command's options.");
     }};
 
 }  // namespace

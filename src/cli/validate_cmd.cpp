@@ -28,6 +28,11 @@ const Registration registration{
       auto* cmd =
           app.add_subcommand("validate", "Check a config file; exit 0, or exit 1 with every error");
       cmd->add_option("--config,-c", *path, "Config file (YAML)")->required()->type_name("FILE");
+      cmd->footer(
+          "Exit status: 0 and a one-line summary when the file is valid, else 1 and every error.\n"
+          "Errors go to stderr, one per line: FILE: KEY: MESSAGE (the value and what is allowed).\n"
+          "Example: natgw validate --config /etc/natgw/natgw.yaml\n"
+          "Example: natgw validate -c new.yaml && systemctl reload natgw");
       cmd->callback([path, &exit_code] { exit_code = validate(*path); });
     }};
 

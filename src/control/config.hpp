@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,11 @@
 
 #include "nat/config.hpp"
 #include "net/types.hpp"
+#include "vnet/config.hpp"
+
+namespace natgw::vnet {
+class Network;
+}
 
 namespace natgw::control {
 
@@ -80,11 +86,17 @@ struct Config {
   GatewayConfig gateway;
   InterfacesConfig interfaces;
   ApiConfig api;
+  // The network around the gateway (docs/network.md). Absent: nothing of it is modelled or
+  // enforced (no routes, no security rules), as before the section existed.
+  std::optional<vnet::NetworkConfig> network;
 
   // The engine's configuration: the profile's timers and limits, the TCP idle timeout, every
   // public address (public_addresses()) and the subnets. Meant for a validated Config; the engine
   // rejects (throws on) one it cannot run.
   [[nodiscard]] nat::EngineConfig engine() const;
+  // The network model of `network` with the attached subnets; nullptr when there is no
+  // `network:` section. Meant for a validated Config; throws std::invalid_argument otherwise.
+  [[nodiscard]] std::shared_ptr<const vnet::Network> network_model() const;
 
   bool operator==(const Config&) const = default;
 };
@@ -135,7 +147,8 @@ class [[nodiscard]] ConfigResult {
 // keys index the vectors as they are). Empty when the config is valid.
 [[nodiscard]] std::vector<ConfigError> validate(const Config& config);
 
-// "gateway NAME, N public IPs, M subnets" (N counts every address of every prefix).
+// "gateway NAME, N public IPs, M subnets" (N counts every address of every prefix), and with a
+// network section ", network: R route tables, G security groups".
 [[nodiscard]] std::string summary(const Config& config);
 
 }  // namespace natgw::control

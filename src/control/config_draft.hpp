@@ -42,6 +42,95 @@ struct InterfaceDraft {
   std::optional<Field<net::Ipv4>> next_hop;
 };
 
+// The `network:` section (docs/network.md). Each entry of a list keeps its key path and position;
+// optional fields are nullopt when absent or unreadable (the reader reported which).
+struct RouteDraft {
+  std::string key;  // "network.route_tables[0].routes[1]"
+  Position at;
+  std::optional<Field<std::string>> name;
+  std::optional<Field<net::Prefix>> prefix;
+  std::optional<Field<vnet::NextHopType>> next_hop;
+  std::optional<Field<net::Ipv4>> next_hop_address;
+  bool next_hop_address_given = false;
+};
+
+struct RouteTableDraft {
+  std::string key;
+  Position at;
+  std::optional<Field<std::string>> name;
+  std::vector<Field<net::Prefix>> subnets;
+  std::vector<RouteDraft> routes;
+};
+
+struct RuleDraft {
+  std::string key;
+  Position at;
+  std::optional<Field<std::string>> name;
+  std::optional<Field<std::int64_t>> priority;
+  std::optional<Field<vnet::RuleDirection>> direction;
+  std::optional<Field<vnet::Access>> access;
+  std::optional<Field<vnet::Protocol>> protocol;  // absent: any
+  // Absent lists mean any; an entry that could not be read is left out (and reported).
+  std::vector<Field<vnet::AddressMatch>> sources;
+  std::vector<Field<vnet::PortRange>> source_ports;
+  std::vector<Field<vnet::AddressMatch>> destinations;
+  std::vector<Field<vnet::PortRange>> destination_ports;
+};
+
+struct SecurityGroupDraft {
+  std::string key;
+  Position at;
+  std::optional<Field<std::string>> name;
+  std::vector<Field<net::Prefix>> subnets;
+  std::vector<RuleDraft> rules;
+};
+
+struct PrivateEndpointDraft {
+  std::string key;
+  Position at;
+  std::optional<Field<std::string>> name;
+  std::optional<Field<net::Ipv4>> address;
+};
+
+struct ServiceEndpointDraft {
+  std::string key;
+  Position at;
+  std::optional<Field<std::string>> service;
+  std::vector<Field<net::Prefix>> subnets;
+  std::vector<Field<net::Prefix>> prefixes;
+};
+
+struct InstancePublicIpDraft {
+  std::string key;
+  Position at;
+  std::optional<Field<net::Ipv4>> host;
+  std::optional<Field<net::Ipv4>> public_ip;
+};
+
+struct LoadBalancerRuleDraft {
+  std::string key;
+  Position at;
+  std::optional<Field<std::string>> name;
+  std::vector<Field<net::Ipv4>> frontend_ips;
+  std::vector<Field<net::Prefix>> backends;
+  std::optional<Field<vnet::Protocol>> protocol;
+  std::size_t frontend_entries = 0;  // as written, readable or not
+  std::size_t backend_entries = 0;
+};
+
+struct NetworkDraft {
+  bool present = false;
+  Position at;
+  std::vector<Field<net::Prefix>> address_space;
+  std::optional<Field<bool>> default_outbound_access;
+  std::vector<RouteTableDraft> route_tables;
+  std::vector<SecurityGroupDraft> security_groups;
+  std::vector<PrivateEndpointDraft> private_endpoints;
+  std::vector<ServiceEndpointDraft> service_endpoints;
+  std::vector<InstancePublicIpDraft> instance_public_ips;
+  std::vector<LoadBalancerRuleDraft> load_balancer_outbound_rules;
+};
+
 struct Draft {
   Profile profile = Profile::azure;  // an unsupported profile is reported; checks go on as azure
 
@@ -64,6 +153,8 @@ struct Draft {
   InterfaceDraft outside;
 
   std::optional<Field<net::Endpoint>> api_listen;
+
+  NetworkDraft network;
 };
 
 // Adds an error. `value` is shown as is at the start of the message.

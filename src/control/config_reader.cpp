@@ -21,12 +21,28 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 4> kTopKeys = {"profile", "gateway", "interfaces", "api"};
+constexpr std::array<std::string_view, 5> kTopKeys = {"profile", "gateway", "interfaces", "api",
+                                                     "network"};
 constexpr std::array<std::string_view, 5> kGatewayKeys = {
     "name", "idle_timeout_minutes", "public_ips", "public_ip_prefixes", "subnets"};
 constexpr std::array<std::string_view, 2> kInterfacesKeys = {"inside", "outside"};
 constexpr std::array<std::string_view, 3> kInterfaceKeys = {"name", "backend", "next_hop"};
 constexpr std::array<std::string_view, 1> kApiKeys = {"listen"};
+constexpr std::array<std::string_view, 8> kNetworkKeys = {
+    "address_space",     "default_outbound_access", "route_tables",        "security_groups",
+    "private_endpoints", "service_endpoints",       "instance_public_ips", "load_balancer_outbound_rules"};
+constexpr std::array<std::string_view, 3> kRouteTableKeys = {"name", "subnets", "routes"};
+constexpr std::array<std::string_view, 4> kRouteKeys = {"name", "address_prefix", "next_hop_type",
+                                                        "next_hop_address"};
+constexpr std::array<std::string_view, 3> kSecurityGroupKeys = {"name", "subnets", "rules"};
+constexpr std::array<std::string_view, 9> kRuleKeys = {
+    "name",   "priority",     "direction",   "access",           "protocol",
+    "source", "source_ports", "destination", "destination_ports"};
+constexpr std::array<std::string_view, 2> kPrivateEndpointKeys = {"name", "address"};
+constexpr std::array<std::string_view, 3> kServiceEndpointKeys = {"service", "subnets", "prefixes"};
+constexpr std::array<std::string_view, 2> kInstancePublicIpKeys = {"host", "public_ip"};
+constexpr std::array<std::string_view, 4> kLoadBalancerRuleKeys = {"name", "frontend_ips", "backends",
+                                                                   "protocol"};
 
 // Profiles the SPEC names that this version does not implement yet.
 constexpr std::array<std::string_view, 3> kLaterProfiles = {"aws", "gcp", "custom"};
@@ -155,6 +171,7 @@ class Reader {
     read_gateway(*top);
     read_interfaces(*top);
     if (const auto* e = top->find("api")) read_api(*e);
+    if (const auto* e = top->find("network")) read_network(*e);
     return std::move(draft_);
   }
 
@@ -428,6 +445,186 @@ class Reader {
         draft_.api_listen = read_value<net::Endpoint>(*s, allowed::api_listen(), parse_endpoint);
       }
     }
+  }
+
+  // --- network: (docs/network.md) ---------------------------------------------------------
+
+  // A key of `m` that takes one value, parsed by `parse`.
+  template <class T, class Parse>
+  std::optional<Field<T>> value_of(const Map& m, std::string_view key, const std::string& allowed_text,
+                                   Parse parse, bool required) {
+    const Entry* n = required ? require(m, key, allowed_text) : m.find(key);
+    if (!n) return std::nullopt;
+    const auto s = read_scalar(*n, m.path, allowed_text);
+    if (!s) return std::nullopt;
+    return read_value<T>(*s, allowed_text, parse);
+  }
+
+  std::optional<Field<std::string>> name_of(const Map& m, std::string_view key) {
+    const Entry* n = require(m, key, allowed::resource_name());
+    if (!n) return std::nullopt;
+    const auto s = read_scalar(*n, m.path, allowed::resource_name());
+    if (!s) return std::nullopt;
+    return Field<std::string>{s->key, s->shown, s->at, s->text};
+  }
+
+  std::optional<Field<std::int64_t>> integer_of(const Map& m, std::string_view key,
+                                                const std::string& allowed_text) {
+    const Entry* n = require(m, key, allowed_text);
+    if (!n) return std::nullopt;
+    return read_integer(*n, m.path, allowed_text);
+  }
+
+  // A list of maps with `keys`; `fn` reads each map that could be read.
+  template <class Fn>
+  void map_list(const Map& parent, std::string_view key, Keys keys, Fn fn) {
+    const Entry* e = parent.find(key);
+    if (!e) return;
+    bool bad_shape = false;
+    const auto entries =
+        read_list(*e, parent.path, fmt::format("a map with keys {}", list_of(keys)), bad_shape);
+    for (const auto& [k, node] : entries) {
+      if (const auto m = read_map(node, k, position(node), keys)) fn(*m);
+    }
+  }
+
+  // A key that takes one value or a list of them (security rule sources, destinations, ports).
+  // Absent: `out` stays empty (the caller's default, any).
+  template <class T, class Parse>
+  void one_or_many(const Map& m, std::string_view key, const std::string& allowed_text,
+                   std::vector<Field<T>>& out, Parse parse) {
+    const Entry* e = m.find(key);
+    if (!e) return;
+    const std::string k = join(m.path, e->name);
+    auto one = [&](const YAML::Node& node, std::string entry_key, Position at) {
+      const auto s = read_scalar(node, std::move(entry_key), at, allowed_text);
+      if (!s) return;
+      if (auto f = read_value<T>(*s, allowed_text, parse)) out.push_back(std::move(*f));
+    };
+    if (!e->value.IsSequence()) {
+      one(e->value, k, position(e->key));
+      return;
+    }
+    if (e->value.size() == 0) {
+      error(k, "[]", fmt::format("[] has no entry; allowed: {}", allowed_text), position(e->value));
+      return;
+    }
+    std::size_t i = 0;
+    for (const auto& node : e->value) one(node, fmt::format("{}[{}]", k, i++), position(node));
+  }
+
+  void read_network(const Entry& e) {
+    const auto m = read_map(e.value, "network", position(e.key), kNetworkKeys);
+    if (!m) return;
+    NetworkDraft& nd = draft_.network;
+    nd.present = true;
+    nd.at = m->at;
+    if (const auto* n = m->find("address_space")) {
+      read_values(*n, m->path, allowed::address_space(), nd.address_space, parse_prefix);
+    }
+    nd.default_outbound_access = value_of<bool>(*m, "default_outbound_access",
+                                                allowed::default_outbound_access(), parse_bool, false);
+    map_list(*m, "route_tables", kRouteTableKeys, [&](const Map& t) {
+      RouteTableDraft d{t.path, t.at, name_of(t, "name"), {}, {}};
+      if (const auto* n = t.find("subnets")) {
+        read_values(*n, t.path, allowed::network_subnet(), d.subnets, parse_prefix);
+      }
+      map_list(t, "routes", kRouteKeys, [&](const Map& r) {
+        RouteDraft rd;
+        rd.key = r.path;
+        rd.at = r.at;
+        rd.name = name_of(r, "name");
+        rd.prefix = value_of<net::Prefix>(r, "address_prefix", allowed::route_prefix(), parse_prefix, true);
+        rd.next_hop = value_of<vnet::NextHopType>(r, "next_hop_type", allowed::next_hop_type(),
+                                                  parse_next_hop_type, true);
+        rd.next_hop_address_given = r.find("next_hop_address") != nullptr;
+        rd.next_hop_address = value_of<net::Ipv4>(r, "next_hop_address", allowed::next_hop_address(),
+                                                  parse_ipv4, false);
+        d.routes.push_back(std::move(rd));
+      });
+      nd.route_tables.push_back(std::move(d));
+    });
+    map_list(*m, "security_groups", kSecurityGroupKeys, [&](const Map& g) {
+      SecurityGroupDraft d{g.path, g.at, name_of(g, "name"), {}, {}};
+      if (const auto* n = g.find("subnets")) {
+        read_values(*n, g.path, allowed::network_subnet(), d.subnets, parse_prefix);
+      }
+      map_list(g, "rules", kRuleKeys, [&](const Map& r) {
+        RuleDraft rd;
+        rd.key = r.path;
+        rd.at = r.at;
+        rd.name = name_of(r, "name");
+        rd.priority = integer_of(r, "priority", allowed::priority());
+        rd.direction = value_of<vnet::RuleDirection>(r, "direction", allowed::direction(),
+                                                     parse_direction, true);
+        rd.access = value_of<vnet::Access>(r, "access", allowed::access(), parse_access, true);
+        rd.protocol = value_of<vnet::Protocol>(r, "protocol", allowed::protocol(), parse_protocol, false);
+        one_or_many(r, "source", allowed::address_match(), rd.sources, parse_address_match);
+        one_or_many(r, "source_ports", allowed::port_range(), rd.source_ports, parse_port_range);
+        one_or_many(r, "destination", allowed::address_match(), rd.destinations, parse_address_match);
+        one_or_many(r, "destination_ports", allowed::port_range(), rd.destination_ports,
+                    parse_port_range);
+        d.rules.push_back(std::move(rd));
+      });
+      nd.security_groups.push_back(std::move(d));
+    });
+    map_list(*m, "private_endpoints", kPrivateEndpointKeys, [&](const Map& p) {
+      nd.private_endpoints.push_back(
+          {p.path, p.at, name_of(p, "name"),
+           value_of<net::Ipv4>(p, "address", allowed::endpoint_address(), parse_ipv4, true)});
+    });
+    map_list(*m, "service_endpoints", kServiceEndpointKeys, [&](const Map& p) {
+      ServiceEndpointDraft d{p.path, p.at, name_of(p, "service"), {}, {}};
+      if (const auto* n = require(p, "subnets", "a list, each entry " + allowed::network_subnet())) {
+        if (read_values(*n, p.path, allowed::network_subnet(), d.subnets, parse_prefix) == 0) {
+          error(join(p.path, "subnets"), "[]",
+                fmt::format("[] enables the service on no subnet; allowed: 1 or more subnets, each {}",
+                            allowed::network_subnet()),
+                position(n->key));
+        }
+      }
+      if (const auto* n = require(p, "prefixes", "a list, each entry " + allowed::service_prefix())) {
+        if (read_values(*n, p.path, allowed::service_prefix(), d.prefixes, parse_prefix) == 0) {
+          error(join(p.path, "prefixes"), "[]",
+                fmt::format("[] names no address of the service; allowed: 1 or more prefixes, each {}",
+                            allowed::service_prefix()),
+                position(n->key));
+        }
+      }
+      nd.service_endpoints.push_back(std::move(d));
+    });
+    map_list(*m, "instance_public_ips", kInstancePublicIpKeys, [&](const Map& p) {
+      nd.instance_public_ips.push_back(
+          {p.path, p.at, value_of<net::Ipv4>(p, "host", allowed::host_address(), parse_ipv4, true),
+           value_of<net::Ipv4>(p, "public_ip", allowed::method_public_ip(), parse_ipv4, true)});
+    });
+    map_list(*m, "load_balancer_outbound_rules", kLoadBalancerRuleKeys, [&](const Map& p) {
+      LoadBalancerRuleDraft d;
+      d.key = p.path;
+      d.at = p.at;
+      d.name = name_of(p, "name");
+      if (const auto* n = require(p, "frontend_ips", "a list, each entry " + allowed::method_public_ip())) {
+        d.frontend_entries = read_values(*n, p.path, allowed::method_public_ip(), d.frontend_ips, parse_ipv4);
+        if (d.frontend_entries == 0) {
+          error(join(p.path, "frontend_ips"), "[]",
+                fmt::format("[] gives the rule no public IP; allowed: 1 or more addresses, each {}",
+                            allowed::method_public_ip()),
+                position(n->key));
+        }
+      }
+      if (const auto* n = require(p, "backends", "a list, each entry " + allowed::backend_prefix())) {
+        d.backend_entries = read_values(*n, p.path, allowed::backend_prefix(), d.backends,
+                                        parse_address_or_prefix);
+        if (d.backend_entries == 0) {
+          error(join(p.path, "backends"), "[]",
+                fmt::format("[] gives the rule no backend; allowed: 1 or more entries, each {}",
+                            allowed::backend_prefix()),
+                position(n->key));
+        }
+      }
+      d.protocol = value_of<vnet::Protocol>(p, "protocol", allowed::lb_protocol(), parse_protocol, false);
+      nd.load_balancer_outbound_rules.push_back(std::move(d));
+    });
   }
 
   std::vector<ConfigError>& errors_;

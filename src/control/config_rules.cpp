@@ -9,6 +9,7 @@
 
 #include "control/config_draft.hpp"
 #include "control/config_text.hpp"
+#include "vnet/network.hpp"
 
 namespace natgw::control::detail {
 namespace {
@@ -69,6 +70,7 @@ class Rules {
       error(*d_.api_listen, fmt::format("{} has port 0, out of range; allowed: {}",
                                         d_.api_listen->text, allowed::api_listen()));
     }
+    if (d_.network.present) network();
   }
 
  private:
@@ -245,6 +247,360 @@ class Rules {
     }
   }
 
+  // --- network: (docs/network.md) ---------------------------------------------------------
+
+  // A name of a network resource (route table, route, security group, rule, endpoint).
+  void resource_name(const Field<std::string>& f) {
+    auto problem = name_problem(f.value, kGatewayNameMax);
+    if (problem.empty() && !is_alnum(f.value.front())) {
+      problem = fmt::format("starts with {}", char_text(f.value.front()));
+    }
+    if (!problem.empty()) {
+      error(f, fmt::format("{} {}; allowed: {}", f.text, problem, allowed::resource_name()));
+    }
+  }
+
+  // Names must be unique in their list: reports the later one.
+  void unique_names(const std::vector<const Field<std::string>*>& names, std::string_view what) {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (names[i]->value == names[j]->value) {
+          error(*names[i], fmt::format("{} is also the name of {}; allowed: each {} name once",
+                                       names[i]->text, names[j]->key, what));
+          break;
+        }
+      }
+    }
+  }
+
+  [[nodiscard]] bool in_space(const net::Prefix& p) const {
+    for (const auto& s : space_) {
+      if (s.length() <= p.length() && s.contains(p.address())) return true;
+    }
+    return false;
+  }
+  [[nodiscard]] bool overlaps_space(const net::Prefix& p) const {
+    for (const auto& s : space_) {
+      if (s.overlaps(p)) return true;
+    }
+    return false;
+  }
+  [[nodiscard]] std::string space_text() const {
+    std::string out;
+    for (const auto& s : space_) out += (out.empty() ? "" : ", ") + text(s);
+    return space_given_ ? "network.address_space (" + out + ")" : "the attached subnets (" + out + ")";
+  }
+
+  // An address of the network (appliance, endpoint, host): inside the address space.
+  bool network_address(const Field<net::Ipv4>& f, const std::string& allowed_text) {
+    if (const auto special = special_use(net::Prefix{f.value, 32})) {
+      error(f, fmt::format("{} is in {}; allowed: {}", f.text, *special, allowed_text));
+      return false;
+    }
+    if (!in_space(net::Prefix{f.value, 32})) {
+      error(f, fmt::format("{} is outside {}; allowed: {}", f.text, space_text(), allowed_text));
+      return false;
+    }
+    return true;
+  }
+
+  // A public address of another outbound method (instance public IP, load balancer frontend).
+  void method_address(const Field<net::Ipv4>& f) {
+    const auto allowed_text = allowed::method_public_ip();
+    if (const auto special = special_use(net::Prefix{f.value, 32})) {
+      error(f, fmt::format("{} is in {}; allowed: {}", f.text, *special, allowed_text));
+    } else if (in_space(net::Prefix{f.value, 32})) {
+      error(f, fmt::format("{} is inside {}; allowed: {}", f.text, space_text(), allowed_text));
+    } else if (is_public_address(f.value)) {
+      error(f, fmt::format("{} is one of the gateway's public IPs; allowed: {}", f.text, allowed_text));
+    }
+  }
+
+  struct ListedSubnet {
+    const Field<net::Prefix>* field;
+    int route_table;     // -1 when the entry is not a route table's
+    int security_group;  // -1 when the entry is not a security group's
+  };
+
+  // A subnet a route table, security group or service endpoint names: inside the address space,
+  // equal to or apart from every other subnet, one route table and one security group at most.
+  void listed_subnet(const Field<net::Prefix>& f, int table, int group) {
+    if (!in_space(f.value)) {
+      error(f, fmt::format("{} is outside {}; allowed: {}", f.text, space_text(),
+                           allowed::network_subnet()));
+      return;
+    }
+    for (const auto& s : d_.subnets) {
+      if (s.value != f.value && s.value.overlaps(f.value)) {
+        error(f, fmt::format("{} overlaps attached subnet {} ({}); allowed: a subnet equal to or "
+                             "apart from every other subnet",
+                             f.text, s.key, s.text));
+        return;
+      }
+    }
+    for (const auto& other : listed_) {
+      const auto& o = *other.field;
+      if (o.value != f.value) {
+        if (o.value.overlaps(f.value)) {
+          error(f, fmt::format("{} overlaps subnet {} ({}); allowed: a subnet equal to or apart "
+                               "from every other subnet",
+                               f.text, o.key, o.text));
+          return;
+        }
+        continue;
+      }
+      if (table >= 0 && other.route_table >= 0) {
+        error(f, fmt::format("{} is also associated with {} ({}); allowed: one route table per "
+                             "subnet",
+                             f.text, o.key, o.text));
+        return;
+      }
+      if (group >= 0 && other.security_group >= 0) {
+        error(f, fmt::format("{} is also associated with {} ({}); allowed: one security group per "
+                             "subnet",
+                             f.text, o.key, o.text));
+        return;
+      }
+    }
+    listed_.push_back({&f, table, group});
+  }
+
+  void route(const RouteDraft& r) {
+    if (r.name) resource_name(*r.name);
+    if (!r.next_hop) return;
+    const auto type = r.next_hop->value;
+    if (vnet::needs_address(type) && !r.next_hop_address_given) {
+      add_error(errors_, r.key + ".next_hop_address", "",
+                fmt::format("missing (required with next_hop_type {}); allowed: {}",
+                            r.next_hop->text, allowed::next_hop_address()),
+                r.at);
+    }
+    if (!r.next_hop_address) return;
+    const auto& a = *r.next_hop_address;
+    if (!vnet::needs_address(type)) {
+      error(a, fmt::format("{} is a next hop address for next_hop_type {}, which takes none; "
+                           "allowed: {}",
+                           a.text, r.next_hop->text, allowed::next_hop_address()));
+      return;
+    }
+    if (network_address(a, allowed::next_hop_address()) && is_public_address(a.value)) {
+      error(a, fmt::format("{} is one of the gateway's public IPs; allowed: {}", a.text,
+                           allowed::next_hop_address()));
+    }
+  }
+
+  void route_table(const RouteTableDraft& t, int index) {
+    if (t.name) resource_name(*t.name);
+    for (const auto& s : t.subnets) listed_subnet(s, index, -1);
+    std::vector<const Field<std::string>*> names;
+    for (std::size_t i = 0; i < t.routes.size(); ++i) {
+      const auto& r = t.routes[i];
+      route(r);
+      if (r.name) names.push_back(&*r.name);
+      if (!r.prefix) continue;
+      for (std::size_t j = 0; j < i; ++j) {
+        const auto& o = t.routes[j];
+        if (o.prefix && o.prefix->value == r.prefix->value) {
+          error(*r.prefix, fmt::format("{} is also the prefix of {}; allowed: each address prefix "
+                                       "once in a route table",
+                                       r.prefix->text, o.prefix->key));
+          break;
+        }
+      }
+    }
+    unique_names(names, "route");
+  }
+
+  void rule(const RuleDraft& r) {
+    if (r.name) {
+      resource_name(*r.name);
+      for (const auto& def : vnet::Network::default_rules()) {
+        if (def.name == r.name->value) {
+          error(*r.name, fmt::format("{} is the name of a default rule; allowed: a name other than "
+                                     "AllowVnetOutBound, AllowInternetOutBound, DenyAllOutBound, "
+                                     "AllowVnetInBound, AllowAzureLoadBalancerInBound, "
+                                     "DenyAllInBound",
+                                     r.name->text));
+          break;
+        }
+      }
+    }
+    if (r.priority && (r.priority->value < 100 || r.priority->value > 4096)) {
+      error(*r.priority, fmt::format("{} is out of range; allowed: {}", r.priority->text,
+                                     allowed::priority()));
+    }
+    if (r.protocol && r.protocol->value == vnet::Protocol::icmp) {
+      for (const auto* ports : {&r.source_ports, &r.destination_ports}) {
+        for (const auto& p : *ports) {
+          if (p.value.first != 0 || p.value.last != 65535) {
+            error(p, fmt::format("{} is a port condition on protocol icmp, which has no ports; "
+                                 "allowed: any",
+                                 p.text));
+          }
+        }
+      }
+    }
+  }
+
+  void security_group(const SecurityGroupDraft& g, int index) {
+    if (g.name) resource_name(*g.name);
+    for (const auto& s : g.subnets) listed_subnet(s, -1, index);
+    std::vector<const Field<std::string>*> names;
+    for (std::size_t i = 0; i < g.rules.size(); ++i) {
+      const auto& r = g.rules[i];
+      rule(r);
+      if (r.name) names.push_back(&*r.name);
+      if (!r.priority || !r.direction) continue;
+      for (std::size_t j = 0; j < i; ++j) {
+        const auto& o = g.rules[j];
+        if (o.priority && o.direction && o.priority->value == r.priority->value &&
+            o.direction->value == r.direction->value) {
+          error(*r.priority, fmt::format("{} is also the priority of {} ({}); allowed: {}",
+                                         r.priority->text, o.key, o.direction->text,
+                                         allowed::priority()));
+          break;
+        }
+      }
+    }
+    unique_names(names, "rule");
+  }
+
+  void network() {
+    const NetworkDraft& n = d_.network;
+    // The address space: explicit, else the attached subnets.
+    for (std::size_t i = 0; i < n.address_space.size(); ++i) {
+      const auto& p = n.address_space[i];
+      if (const auto special = special_use(p.value)) {
+        error(p, fmt::format("{} overlaps {}; allowed: {}", p.text, *special, allowed::address_space()));
+        continue;
+      }
+      bool overlap = false;
+      for (std::size_t j = 0; j < i && !overlap; ++j) {
+        if (n.address_space[j].value.overlaps(p.value)) {
+          error(p, fmt::format("{} overlaps {} ({}); allowed: prefixes that do not overlap", p.text,
+                               n.address_space[j].key, n.address_space[j].text));
+          overlap = true;
+        }
+      }
+      if (!overlap) space_.push_back(p.value);
+    }
+    space_given_ = !n.address_space.empty();
+    if (space_given_) {
+      for (const auto& s : d_.subnets) {
+        if (!in_space(s.value)) {
+          error(s, fmt::format("{} is outside {}; allowed: attached subnets inside the virtual "
+                               "network's address space",
+                               s.text, space_text()));
+        }
+      }
+      for (const auto& a : d_.public_ips) {
+        if (in_space(net::Prefix{a.value, 32})) {
+          error(a, fmt::format("{} is inside {}; allowed: public addresses outside the virtual "
+                               "network's address space",
+                               a.text, space_text()));
+        }
+      }
+      for (const auto& p : d_.public_ip_prefixes) {
+        if (overlaps_space(p.value)) {
+          error(p, fmt::format("{} overlaps {}; allowed: public addresses outside the virtual "
+                               "network's address space",
+                               p.text, space_text()));
+        }
+      }
+    } else {
+      for (const auto& s : d_.subnets) space_.push_back(s.value);
+    }
+
+    std::vector<const Field<std::string>*> names;
+    for (std::size_t i = 0; i < n.route_tables.size(); ++i) {
+      route_table(n.route_tables[i], static_cast<int>(i));
+      if (n.route_tables[i].name) names.push_back(&*n.route_tables[i].name);
+    }
+    unique_names(names, "route table");
+    names.clear();
+    for (std::size_t i = 0; i < n.security_groups.size(); ++i) {
+      security_group(n.security_groups[i], static_cast<int>(i));
+      if (n.security_groups[i].name) names.push_back(&*n.security_groups[i].name);
+    }
+    unique_names(names, "security group");
+
+    names.clear();
+    std::vector<const Field<net::Ipv4>*> addresses;
+    for (const auto& pe : n.private_endpoints) {
+      if (pe.name) {
+        resource_name(*pe.name);
+        names.push_back(&*pe.name);
+      }
+      if (!pe.address || !network_address(*pe.address, allowed::endpoint_address())) continue;
+      bool twice = false;
+      for (const auto* other : addresses) {
+        if (other->value == pe.address->value) {
+          error(*pe.address, fmt::format("{} is also the address of {}; allowed: one private "
+                                         "endpoint per address",
+                                         pe.address->text, other->key));
+          twice = true;
+          break;
+        }
+      }
+      if (!twice) addresses.push_back(&*pe.address);
+    }
+    unique_names(names, "private endpoint");
+
+    names.clear();
+    for (const auto& se : n.service_endpoints) {
+      if (se.service) {
+        resource_name(*se.service);
+        names.push_back(&*se.service);
+      }
+      for (const auto& s : se.subnets) listed_subnet(s, -1, -1);
+      for (const auto& p : se.prefixes) {
+        if (const auto special = special_use(p.value)) {
+          error(p, fmt::format("{} overlaps {}; allowed: {}", p.text, *special, allowed::service_prefix()));
+        } else if (overlaps_space(p.value)) {
+          error(p, fmt::format("{} overlaps {}; allowed: {}", p.text, space_text(),
+                               allowed::service_prefix()));
+        }
+      }
+    }
+    unique_names(names, "service");
+
+    std::vector<const Field<net::Ipv4>*> hosts;
+    for (const auto& ip : n.instance_public_ips) {
+      if (ip.public_ip) method_address(*ip.public_ip);
+      if (!ip.host || !network_address(*ip.host, allowed::host_address())) continue;
+      bool twice = false;
+      for (const auto* other : hosts) {
+        if (other->value == ip.host->value) {
+          error(*ip.host, fmt::format("{} also has {}; allowed: one instance public IP per host",
+                                      ip.host->text, other->key));
+          twice = true;
+          break;
+        }
+      }
+      if (!twice) hosts.push_back(&*ip.host);
+    }
+
+    names.clear();
+    for (const auto& lb : n.load_balancer_outbound_rules) {
+      if (lb.name) {
+        resource_name(*lb.name);
+        names.push_back(&*lb.name);
+      }
+      for (const auto& f : lb.frontend_ips) method_address(f);
+      for (const auto& b : lb.backends) {
+        if (!in_space(b.value)) {
+          error(b, fmt::format("{} is outside {}; allowed: {}", b.text, space_text(),
+                               allowed::backend_prefix()));
+        }
+      }
+      if (lb.protocol && lb.protocol->value == vnet::Protocol::icmp) {
+        error(*lb.protocol, fmt::format("{} is not a protocol of outbound rules; allowed: {}",
+                                        lb.protocol->text, allowed::lb_protocol()));
+      }
+    }
+    unique_names(names, "load balancer outbound rule");
+  }
+
   // Among the public addresses that passed their own rules (public_addresses() runs first).
   bool is_public_address(net::Ipv4 a) const {
     for (const auto& ip : good_ips_) {
@@ -261,6 +617,9 @@ class Rules {
   ProfileRules rules_;
   std::vector<net::Ipv4> good_ips_;
   std::vector<net::Prefix> good_prefixes_;
+  std::vector<net::Prefix> space_;  // the virtual network's address space, as usable
+  bool space_given_ = false;
+  std::vector<ListedSubnet> listed_;
 };
 
 }  // namespace

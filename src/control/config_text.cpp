@@ -112,6 +112,87 @@ std::optional<net::Endpoint> parse_endpoint(std::string_view s, std::string& pro
   return net::Endpoint{*addr, static_cast<std::uint16_t>(port)};
 }
 
+std::optional<bool> parse_bool(std::string_view s, std::string& problem) {
+  if (s == "true") return true;
+  if (s == "false") return false;
+  problem = "is not true or false";
+  return std::nullopt;
+}
+
+std::optional<vnet::NextHopType> parse_next_hop_type(std::string_view s, std::string& problem) {
+  for (std::size_t i = 0; i < vnet::kNextHopTypeCount; ++i) {
+    const auto t = static_cast<vnet::NextHopType>(i);
+    if (t != vnet::NextHopType::service_endpoint && s == vnet::name(t)) return t;
+  }
+  problem = "is not a next hop type";
+  return std::nullopt;
+}
+
+std::optional<vnet::RuleDirection> parse_direction(std::string_view s, std::string& problem) {
+  if (s == "inbound") return vnet::RuleDirection::inbound;
+  if (s == "outbound") return vnet::RuleDirection::outbound;
+  problem = "is not a direction";
+  return std::nullopt;
+}
+
+std::optional<vnet::Access> parse_access(std::string_view s, std::string& problem) {
+  if (s == "allow") return vnet::Access::allow;
+  if (s == "deny") return vnet::Access::deny;
+  problem = "is not an access";
+  return std::nullopt;
+}
+
+std::optional<vnet::Protocol> parse_protocol(std::string_view s, std::string& problem) {
+  for (auto p : {vnet::Protocol::any, vnet::Protocol::tcp, vnet::Protocol::udp, vnet::Protocol::icmp}) {
+    if (s == vnet::name(p)) return p;
+  }
+  problem = "is not a protocol";
+  return std::nullopt;
+}
+
+std::optional<net::Prefix> parse_address_or_prefix(std::string_view s, std::string& problem) {
+  if (s.find('/') != std::string_view::npos) return parse_prefix(s, problem);
+  if (const auto a = parse_ipv4(s, problem)) return net::Prefix{*a, 32};
+  problem = "is not an address or a prefix";
+  return std::nullopt;
+}
+
+std::optional<vnet::AddressMatch> parse_address_match(std::string_view s, std::string& problem) {
+  using K = vnet::AddressMatch::Kind;
+  if (s == "any") return vnet::AddressMatch{K::any, {}};
+  if (s == "virtual_network") return vnet::AddressMatch{K::virtual_network, {}};
+  if (s == "internet") return vnet::AddressMatch{K::internet, {}};
+  if (s == "azure_load_balancer") return vnet::AddressMatch{K::azure_load_balancer, {}};
+  std::string inner;
+  if (const auto p = parse_address_or_prefix(s, inner)) return vnet::AddressMatch{K::prefix, *p};
+  problem = s.find('/') != std::string_view::npos ? inner
+                                                   : "is not an address, a prefix or a service tag";
+  return std::nullopt;
+}
+
+std::optional<vnet::PortRange> parse_port_range(std::string_view s, std::string& problem) {
+  if (s == "any") return vnet::PortRange{};
+  const auto dash = s.find('-');
+  const auto one = [](std::string_view d) -> std::optional<std::uint16_t> {
+    if (!all_digits(d) || d.size() > 5) return std::nullopt;
+    std::uint32_t v = 0;
+    for (char c : d) v = v * 10 + static_cast<std::uint32_t>(c - '0');
+    if (v > 65535) return std::nullopt;
+    return static_cast<std::uint16_t>(v);
+  };
+  const auto first = one(s.substr(0, dash));
+  const auto last = dash == std::string_view::npos ? first : one(s.substr(dash + 1));
+  if (!first || !last) {
+    problem = "is not a port or a port range";
+    return std::nullopt;
+  }
+  if (*first > *last) {
+    problem = "is a range that ends before it starts";
+    return std::nullopt;
+  }
+  return vnet::PortRange{*first, *last};
+}
+
 std::string text(net::Ipv4 a) {
   return std::string{a.text().view()};
 }
@@ -209,6 +290,93 @@ std::string next_hop() {
 
 std::string api_listen() {
   return "IPV4:PORT with a port in 1..65535, such as 127.0.0.1:9490";
+}
+
+std::string network_section() {
+  return "a map with keys address_space, default_outbound_access, route_tables, security_groups, "
+         "private_endpoints, service_endpoints, instance_public_ips, load_balancer_outbound_rules";
+}
+
+std::string resource_name() {
+  return "1..64 characters: letters, digits, '-', '_' or '.', starting with a letter or digit";
+}
+
+std::string address_space() {
+  return "a prefix a.b.c.d/len such as 10.0.0.0/16, outside 0.0.0.0/8, 127.0.0.0/8, "
+         "169.254.0.0/16, 224.0.0.0/4 and 240.0.0.0/4";
+}
+
+std::string network_subnet() {
+  return "a prefix a.b.c.d/len inside the virtual network's address space (network.address_space, "
+         "else the attached subnets)";
+}
+
+std::string default_outbound_access() {
+  return "true, false";
+}
+
+std::string route_prefix() {
+  return "a prefix a.b.c.d/len such as 0.0.0.0/0 or 198.51.100.0/24";
+}
+
+std::string next_hop_type() {
+  return "internet, virtual_appliance, virtual_network, virtual_network_gateway, none";
+}
+
+std::string next_hop_address() {
+  return "an IPv4 address inside the virtual network's address space, such as 10.0.0.4, with "
+         "next_hop_type virtual_appliance or virtual_network_gateway only";
+}
+
+std::string priority() {
+  return "100..4096, each priority once per direction in a security group";
+}
+
+std::string direction() {
+  return "inbound, outbound";
+}
+
+std::string access() {
+  return "allow, deny";
+}
+
+std::string protocol() {
+  return "any, tcp, udp, icmp";
+}
+
+std::string lb_protocol() {
+  return "any, tcp, udp";
+}
+
+std::string address_match() {
+  return "any, virtual_network, internet, azure_load_balancer, an address such as 203.0.113.80 "
+         "or a prefix such as 203.0.113.0/24; one or a list";
+}
+
+std::string port_range() {
+  return "any, a port such as 443 or a range such as 8000-8999 (0..65535); one or a list";
+}
+
+std::string endpoint_address() {
+  return "an IPv4 address inside the virtual network's address space, such as 10.0.2.5";
+}
+
+std::string service_prefix() {
+  return "a prefix a.b.c.d/len outside the virtual network's address space, such as "
+         "192.0.2.0/24";
+}
+
+std::string host_address() {
+  return "the IPv4 address of a host inside the virtual network's address space, such as 10.0.1.4";
+}
+
+std::string method_public_ip() {
+  return "a unicast IPv4 address outside the virtual network's address space and not one of the "
+         "gateway's public IPs, such as 198.51.100.50";
+}
+
+std::string backend_prefix() {
+  return "an address or prefix inside the virtual network's address space, such as 10.0.1.0/24";
 }
 
 }  // namespace allowed

@@ -24,6 +24,24 @@ namespace natgw::control::detail {
 // "a.b.c.d:port", port 0..65535 (port 0 is left to the rules, which also see built Configs).
 [[nodiscard]] std::optional<net::Endpoint> parse_endpoint(std::string_view s, std::string& problem);
 
+// The `network:` section's values (docs/network.md).
+[[nodiscard]] std::optional<bool> parse_bool(std::string_view s, std::string& problem);
+[[nodiscard]] std::optional<vnet::NextHopType> parse_next_hop_type(std::string_view s,
+                                                                   std::string& problem);
+[[nodiscard]] std::optional<vnet::RuleDirection> parse_direction(std::string_view s,
+                                                                 std::string& problem);
+[[nodiscard]] std::optional<vnet::Access> parse_access(std::string_view s, std::string& problem);
+[[nodiscard]] std::optional<vnet::Protocol> parse_protocol(std::string_view s, std::string& problem);
+// any, a service tag, an address (a /32) or a prefix.
+[[nodiscard]] std::optional<vnet::AddressMatch> parse_address_match(std::string_view s,
+                                                                   std::string& problem);
+// any, N or N-M.
+[[nodiscard]] std::optional<vnet::PortRange> parse_port_range(std::string_view s,
+                                                             std::string& problem);
+// An address (a /32) or a prefix.
+[[nodiscard]] std::optional<net::Prefix> parse_address_or_prefix(std::string_view s,
+                                                                 std::string& problem);
+
 [[nodiscard]] std::string text(net::Ipv4 a);
 [[nodiscard]] std::string text(const net::Prefix& p);
 [[nodiscard]] std::string text(const net::Endpoint& e);
@@ -52,6 +70,27 @@ namespace allowed {
 [[nodiscard]] std::string backend();
 [[nodiscard]] std::string next_hop();
 [[nodiscard]] std::string api_listen();
+// network:
+[[nodiscard]] std::string network_section();
+[[nodiscard]] std::string resource_name();
+[[nodiscard]] std::string address_space();
+[[nodiscard]] std::string network_subnet();
+[[nodiscard]] std::string default_outbound_access();
+[[nodiscard]] std::string route_prefix();
+[[nodiscard]] std::string next_hop_type();
+[[nodiscard]] std::string next_hop_address();
+[[nodiscard]] std::string priority();
+[[nodiscard]] std::string direction();
+[[nodiscard]] std::string access();
+[[nodiscard]] std::string protocol();
+[[nodiscard]] std::string lb_protocol();
+[[nodiscard]] std::string address_match();
+[[nodiscard]] std::string port_range();
+[[nodiscard]] std::string endpoint_address();
+[[nodiscard]] std::string service_prefix();
+[[nodiscard]] std::string host_address();
+[[nodiscard]] std::string method_public_ip();
+[[nodiscard]] std::string backend_prefix();
 }  // namespace allowed
 
 }  // namespace natgw::control::detail

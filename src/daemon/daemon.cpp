@@ -15,12 +15,15 @@
 #include <spdlog/spdlog.h>
 
 #include "control/config.hpp"
+#include "daemon/evidence_routes.hpp"
 #include "daemon/host.hpp"
+#include "daemon/sd_notify.hpp"
 #include "daemon/state_file.hpp"
 #include "daemon/views.hpp"
 #include "datapath/worker.hpp"
 #include "io/af_packet.hpp"
 #include "telemetry/snapshot.hpp"
+#include "vnet/explain.hpp"
 
 #ifndef NATGW_VERSION
 #define NATGW_VERSION "0.0.0"
@@ -48,6 +51,7 @@ datapath::WorkerConfig worker_config(const control::Config& c) {
   w.inside_next_hop = c.interfaces.inside.next_hop;
   w.outside_addresses = interface_addresses(c.interfaces.outside.name);
   w.next_hop = c.interfaces.outside.next_hop.value_or(net::Ipv4{});
+  w.network = c.network_model();
   return w;
 }
 
@@ -69,6 +73,12 @@ class Gateway {
           s.probes_ok = st.probes_ok;
           s.frames_not_for_gateway = st.not_for_gateway;
           s.checksums_completed = st.csum_completed;
+          s.network_modelled = w.network() != nullptr;
+          s.forwarded_packets = st.forwarded_packets;
+          s.forwarded_bytes = st.forwarded_bytes;
+          for (const auto& d : w.security_rule_denials()) {
+            s.security_rule_denials.push_back({d.security_group, d.rule, d.packets, d.configured});
+          }
           for (auto [role, port] : {std::pair{"inside", &w.inside_port()}, std::pair{"outside", &w.outside_port()}}) {
             const io::PortStats ps = port->stats();
             telemetry::InterfaceReport r;
@@ -135,6 +145,17 @@ class Gateway {
     return out;
   }
 
+  // GET /v1/explain: the fate of one flow, from the live network model and engine, read-only
+  // (nothing is created to answer).
+  std::optional<nlohmann::json> explain(const vnet::ExplainQuery& q) {
+    nlohmann::json out;
+    const bool ok = worker_.call(
+        [&](datapath::Worker& w) { out = vnet::to_json(vnet::explain_live(w.network().get(), w.engine(), q)); },
+        kCallTimeout);
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
   // SIGHUP: load, validate, apply what can change at run time.
   void reload(const std::filesystem::path& path) {
     auto result = control::load_config(path);
@@ -155,7 +176,16 @@ class Gateway {
     }
     std::string err;
     nat::EngineConfig engine = next.engine();
-    const bool answered = worker_.call([&](datapath::Worker& w) { err = w.reconfigure(engine); }, kCallTimeout);
+    std::shared_ptr<const vnet::Network> network;
+    try {
+      network = next.network_model();
+    } catch (const std::exception& e) {
+      spdlog::error("reload refused: network: {}; the running configuration stays", e.what());
+      return;
+    }
+    // New network rules apply to new connections; open flows keep the fate they had.
+    const bool answered =
+        worker_.call([&](datapath::Worker& w) { err = w.reconfigure(engine, network); }, kCallTimeout);
     if (!answered) {
       spdlog::error("reload failed: the datapath did not answer; the running configuration stays");
       return;
@@ -328,6 +358,24 @@ void install_routes(httplib::Server& srv, Gateway& gw, const std::filesystem::pa
     if (!out) return unavailable(res);
     res.set_content(out->dump(2), "application/json");
   });
+  srv.Get("/v1/explain", [&gw, unavailable](const httplib::Request& req, httplib::Response& res) {
+    std::string error;
+    const auto q = vnet::parse_query(req.get_param_value("from"), req.get_param_value("to"), error);
+    if (!req.has_param("from") || !req.has_param("to") || !q) {
+      res.status = 400;
+      res.set_content(nlohmann::json{{"error", req.has_param("from") && req.has_param("to")
+                                                   ? error
+                                                   : "expected from=ADDR[:PORT]&to=ADDR:PORT/PROTO"}}
+                          .dump(),
+                      "application/json");
+      return;
+    }
+    vnet::ExplainQuery query = *q;
+    query.opened_before_nat = req.get_param_value("opened_before_nat") == "true";
+    const auto out = gw.explain(query);
+    if (!out) return unavailable(res);
+    res.set_content(out->dump(2), "application/json");
+  });
   srv.Get("/v1/metrics/minutes", [&gw](const httplib::Request&, httplib::Response& res) {
     res.set_content(gw.history().dump(2), "application/json");
   });
@@ -350,7 +398,7 @@ void install_routes(httplib::Server& srv, Gateway& gw, const std::filesystem::pa
   });
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404) {
-      res.set_content(nlohmann::json{{"error", "no such endpoint: " + req.path + "; see /metrics, /v1/status, /v1/flows, /v1/metrics/minutes, POST /v1/snapshot, POST /v1/capture"}}.dump(),
+      res.set_content(nlohmann::json{{"error", "no such endpoint: " + req.path + "; see /metrics, /v1/status, /v1/flows, /v1/explain, /v1/metrics/minutes, POST /v1/snapshot, POST /v1/capture"}}.dump(),
                       "application/json");
     }
   });
@@ -444,6 +492,7 @@ int run(const Options& options) {
   httplib::Server srv;
   install_routes(srv, gw, options.state_file);
   capture_route(srv, *worker);
+  install_evidence_routes(srv, *worker);
   const std::string host_addr = text(config.api.listen.addr);
   if (!srv.bind_to_port(host_addr, config.api.listen.port)) {
     spdlog::error("cannot listen on {}:{} for the API (in use, or not an address of this host)", host_addr,
@@ -463,16 +512,22 @@ int run(const Options& options) {
   });
   spdlog::info("natgw {} running: {}; profile {}; API http://{}:{}", NATGW_VERSION, control::summary(config),
                control::name(config.profile), host_addr, config.api.listen.port);
+  notify_status("running: " + control::summary(config));
+  notify_ready();
 
   for (;;) {
     int sig = 0;
     if (sigwait(&sigs, &sig) != 0) continue;
     if (sig == SIGHUP) {
       spdlog::info("SIGHUP: reloading {}", options.config.string());
+      notify_reloading();
       gw.reload(options.config);
+      notify_status("running: " + control::summary(gw.config()));
+      notify_ready();
       continue;
     }
     spdlog::info("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    notify_stopping();
     break;
   }
   stopping = true;

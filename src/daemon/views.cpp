@@ -102,6 +102,25 @@ json status_json(const telemetry::Snapshot& s, const control::Config& c) {
     j["public_ips"].push_back(e);
   }
   j["counters"] = counters_json(s.counters);
+  // The network around the gateway (docs/network.md).
+  json net;
+  net["modelled"] = s.network_modelled;
+  net["route_tables"] = c.network ? c.network->route_tables.size() : 0;
+  net["security_groups"] = c.network ? c.network->security_groups.size() : 0;
+  net["security_rule_denials"] = json::array();
+  for (const auto& d : s.security_rule_denials) {
+    net["security_rule_denials"].push_back({{"security_group", d.security_group},
+                                            {"rule", d.rule},
+                                            {"packets", d.packets},
+                                            {"configured", d.configured}});
+  }
+  for (const auto t : {vnet::NextHopType::virtual_appliance, vnet::NextHopType::virtual_network_gateway,
+                       vnet::NextHopType::virtual_network, vnet::NextHopType::service_endpoint}) {
+    const auto i = static_cast<std::size_t>(t);
+    net["forwarded_untranslated"][std::string(vnet::name(t))] = {{"packets", s.forwarded_packets[i]},
+                                                                 {"bytes", s.forwarded_bytes[i]}};
+  }
+  j["network"] = net;
   return j;
 }
 

@@ -69,6 +69,59 @@ Worker::Worker(WorkerConfig config, std::unique_ptr<io::Port> inside,
       }
     }
   }
+  install_network(cfg_.network);
+}
+
+void Worker::install_network(std::shared_ptr<const vnet::Network> network) {
+  if (enforcer_) {  // keep the counts of the model being replaced
+    const auto& old = enforcer_->network();
+    const auto counts = enforcer_->denied();
+    for (const auto& r : old.rules()) {
+      if (r.access != vnet::Access::deny || counts[r.id] == 0) continue;
+      const std::string& group = old.security_groups()[r.group].name;
+      auto it = std::find_if(retired_denials_.begin(), retired_denials_.end(), [&](const RuleDenials& d) {
+        return d.security_group == group && d.rule == r.name;
+      });
+      if (it == retired_denials_.end()) {
+        retired_denials_.push_back({group, r.name, 0, false});
+        it = retired_denials_.end() - 1;
+      }
+      it->packets += counts[r.id];
+    }
+  }
+  cfg_.network = std::move(network);
+  enforcer_ = cfg_.network ? std::make_unique<vnet::Enforcer>(cfg_.network) : nullptr;
+  engine_.set_admission(enforcer_.get());
+}
+
+std::vector<RuleDenials> Worker::security_rule_denials() const {
+  std::vector<RuleDenials> out;
+  if (enforcer_) {
+    const auto& n = enforcer_->network();
+    const auto counts = enforcer_->denied();
+    for (const auto& r : n.rules()) {
+      if (r.access != vnet::Access::deny) continue;
+      const std::string& group = n.security_groups()[r.group].name;
+      // A rule's count goes on across reloads while the rule keeps its group and name.
+      if (std::any_of(out.begin(), out.end(), [&](const RuleDenials& d) {
+            return d.security_group == group && d.rule == r.name;
+          })) {
+        continue;
+      }
+      out.push_back({group, r.name, counts[r.id], true});
+    }
+  }
+  for (const auto& d : retired_denials_) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const RuleDenials& o) {
+      return o.security_group == d.security_group && o.rule == d.rule;
+    });
+    if (it == out.end()) {
+      out.push_back(d);
+    } else {
+      it->packets += d.packets;
+    }
+  }
+  return out;
 }
 
 Worker::~Worker() = default;
@@ -95,10 +148,53 @@ std::optional<net::MacAddress> Worker::next_hop_mac(nat::Time now) noexcept {
 }
 
 std::optional<net::MacAddress> Worker::inside_mac(net::Ipv4 dst, nat::Time now) noexcept {
-  const net::Ipv4 target = cfg_.inside_next_hop.value_or(dst);
-  const Resolution r = nb_in_.resolve(target, now, scratch_);
+  return on_link_mac(cfg_.inside_next_hop.value_or(dst), now);
+}
+
+std::optional<net::MacAddress> Worker::on_link_mac(net::Ipv4 addr, nat::Time now) noexcept {
+  const Resolution r = nb_in_.resolve(addr, now, scratch_);
   if (r.request_len > 0) transmit(*in_, scratch_.data(), static_cast<std::uint32_t>(r.request_len));
   return r.mac;
+}
+
+// Routed past the NAT by the network model: the packet leaves as it came (TTL decremented by
+// the engine), to an appliance or a host of the virtual network on the inside link, or to the
+// outside next hop for a service endpoint.
+void Worker::forward_untranslated(std::size_t i, const nat::Verdict& v, std::uint16_t target,
+                                  nat::Time now) noexcept {
+  std::uint8_t* frame = batch_frames_[i];
+  const auto len = static_cast<std::uint32_t>(kEth + v.len);
+  const vnet::ForwardTarget& t = enforcer_->target(target);
+  io::Port* port = in_.get();
+  CapturePoint tx = CapturePoint::inside_tx;
+  std::optional<net::MacAddress> mac;
+  switch (t.via) {
+    case vnet::ForwardTarget::Via::inside_destination:
+      mac = inside_mac(net::Ipv4{net::get_be32(frame + kEth + 16)}, now);
+      break;
+    case vnet::ForwardTarget::Via::inside_address:
+      mac = on_link_mac(t.address, now);
+      break;
+    case vnet::ForwardTarget::Via::outside_next_hop:
+      mac = next_hop_mac(now);
+      port = out_.get();
+      tx = CapturePoint::outside_tx;
+      break;
+  }
+  if (!mac) {
+    ++stats_.drops[static_cast<std::size_t>(nat::DropReason::no_neighbor)];
+    if (capture_ != nullptr) {
+      tap(i, now, CapturePoint::inside_rx, tx, {nat::Action::drop, nat::DropReason::no_neighbor, 0}, nullptr, 0);
+    }
+    return;
+  }
+  mac->write(frame);
+  port->mac().write(frame + 6);
+  const auto type = static_cast<std::size_t>(t.type);
+  ++stats_.forwarded_packets[type];
+  stats_.forwarded_bytes[type] += v.len;
+  if (capture_ != nullptr) tap(i, now, CapturePoint::inside_rx, tx, v, frame, len);
+  transmit(*port, frame, len);
 }
 
 void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept {
@@ -135,14 +231,22 @@ void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept
   }
   if (n == 0) return;
   if (capture_ != nullptr) tap_received(n);
+  if (enforcer_) enforcer_->clear_passed();
   engine_.translate_batch({batch_.data(), n}, nat::Direction::out, now);
+  // Packets the network model passed untranslated, in batch order (usually none).
+  const std::span<const vnet::Enforcer::Passed> passed =
+      enforcer_ ? enforcer_->passed() : std::span<const vnet::Enforcer::Passed>{};
+  std::size_t next_passed = 0;
   std::optional<net::MacAddress> nh;
   bool resolved = false;
   for (std::size_t i = 0; i < n; ++i) {
     const nat::Verdict& v = batch_[i].verdict;
     std::uint8_t* frame = batch_frames_[i];
     const auto len = static_cast<std::uint32_t>(kEth + v.len);
-    if (v.action == nat::Action::forward) {
+    if (next_passed < passed.size() && passed[next_passed].ip == batch_[i].data &&
+        v.action == nat::Action::forward) {
+      forward_untranslated(i, v, passed[next_passed++].tag, now);
+    } else if (v.action == nat::Action::forward) {
       if (!resolved) {
         nh = next_hop_mac(now);
         resolved = true;
@@ -284,7 +388,12 @@ void Worker::send_probe(nat::Time now) noexcept {
   net::store16(udp + 6, net::transport_checksum(ip));
 
   nat::Packet p{ip, kIp + kUdp + kPayload, {}};
+  // Probes measure the datapath, not the customer's network: routes and security rules do not
+  // apply to them (as the platform's own probes are not subject to a subnet's rules).
+  nat::AdmissionPolicy* policy = engine_.admission();
+  engine_.set_admission(nullptr);
   engine_.translate_batch({&p, 1}, nat::Direction::out, now);
+  engine_.set_admission(policy);
   if (p.verdict.action != nat::Action::forward) return;
   const auto nh = next_hop_mac(now);
   if (!nh) return;
@@ -307,6 +416,13 @@ void Worker::announce(nat::Time now) noexcept {
 std::string Worker::reconfigure(const nat::EngineConfig& next) {
   std::string err = engine_.reconfigure(next);
   if (err.empty()) nb_out_.set_answer_for(next.public_ips);
+  return err;
+}
+
+std::string Worker::reconfigure(const nat::EngineConfig& next,
+                                std::shared_ptr<const vnet::Network> network) {
+  std::string err = reconfigure(next);
+  if (err.empty()) install_network(std::move(network));
   return err;
 }
 

@@ -15,12 +15,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "datapath/capture.hpp"
 #include "datapath/neighbor.hpp"
 #include "io/port.hpp"
 #include "nat/engine.hpp"
+#include "vnet/enforcer.hpp"
 
 namespace natgw::datapath {
 
@@ -37,6 +39,9 @@ struct WorkerConfig {
   std::vector<net::Ipv4> outside_addresses;
   net::Ipv4 next_hop;
   std::size_t neighbor_capacity = 65536;
+  // The network around the gateway (routes, security rules), enforced on new connections; null:
+  // none (no `network:` section).
+  std::shared_ptr<const vnet::Network> network;
 };
 
 // Datapath-level counters (the engine has its own).
@@ -49,6 +54,18 @@ struct WorkerStats {
   std::uint64_t probes_sent = 0;    // availability probes injected
   std::uint64_t probes_ok = 0;      // ... that crossed the engine and were transmitted
   std::uint64_t probe_replies = 0;  // answers to probes that came back through the datapath
+  // Packets and bytes routed past the NAT by the network model, forwarded untranslated, per next
+  // hop type (virtual_appliance, virtual_network, virtual_network_gateway, service_endpoint).
+  std::array<std::uint64_t, vnet::kNextHopTypeCount> forwarded_packets{};
+  std::array<std::uint64_t, vnet::kNextHopTypeCount> forwarded_bytes{};
+};
+
+// Packets a security rule denied, since start (a rule that a reload removed keeps its count).
+struct RuleDenials {
+  std::string security_group;
+  std::string rule;
+  std::uint64_t packets = 0;
+  bool configured = true;  // false: no longer in the configuration
 };
 
 class Worker {
@@ -84,6 +101,13 @@ class Worker {
   void announce(nat::Time now) noexcept;
   // Applies a new engine configuration (see Engine::reconfigure) and the ARP answers with it.
   [[nodiscard]] std::string reconfigure(const nat::EngineConfig& next);
+  // The same, and a new network model (null: none) for new connections from now on; open flows
+  // keep the fate they had. Nothing changes when the engine refuses the configuration.
+  [[nodiscard]] std::string reconfigure(const nat::EngineConfig& next,
+                                        std::shared_ptr<const vnet::Network> network);
+  // The network model in force (null: none), and the denial counts of every deny rule.
+  [[nodiscard]] const std::shared_ptr<const vnet::Network>& network() const noexcept { return cfg_.network; }
+  [[nodiscard]] std::vector<RuleDenials> security_rule_denials() const;
 
   // Attaches (or with nullptr detaches) a capture session. Worker thread only: use call().
   void attach_capture(CaptureSession* session) noexcept { capture_ = session; }
@@ -103,6 +127,10 @@ class Worker {
   void tap(std::size_t i, nat::Time now, CapturePoint rx, CapturePoint tx, const nat::Verdict& outcome,
            const std::uint8_t* sent, std::uint32_t sent_len) noexcept;
   void process_outside(std::span<io::Frame> frames, nat::Time now) noexcept;
+  // A packet the network model routed past the NAT (to `target`, an index of its targets).
+  void forward_untranslated(std::size_t i, const nat::Verdict& v, std::uint16_t target,
+                            nat::Time now) noexcept;
+  void install_network(std::shared_ptr<const vnet::Network> network);
   void send_probe(nat::Time now) noexcept;
   void transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len) noexcept;
   void housekeeping(nat::Time now) noexcept;
@@ -110,6 +138,8 @@ class Worker {
   [[nodiscard]] bool is_local(const std::vector<net::Ipv4>& addrs, net::Ipv4 a) const noexcept;
   [[nodiscard]] std::optional<net::MacAddress> next_hop_mac(nat::Time now) noexcept;
   [[nodiscard]] std::optional<net::MacAddress> inside_mac(net::Ipv4 dst, nat::Time now) noexcept;
+  // An address on the inside link itself (an appliance), never through inside_next_hop.
+  [[nodiscard]] std::optional<net::MacAddress> on_link_mac(net::Ipv4 addr, nat::Time now) noexcept;
 
   WorkerConfig cfg_;
   std::unique_ptr<io::Port> in_;
@@ -119,6 +149,8 @@ class Worker {
   NeighborTable nb_out_;
   WorkerStats stats_;
   net::Ipv4 probe_src_;
+  std::unique_ptr<vnet::Enforcer> enforcer_;  // installed in engine_ as its admission policy
+  std::vector<RuleDenials> retired_denials_;  // counts of rules from earlier network models
 
   std::array<io::Frame, kBurst> rx_{};
   std::array<nat::Packet, kBurst> batch_{};

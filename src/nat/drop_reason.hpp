@@ -24,6 +24,9 @@ namespace natgw::nat {
   X(flow_expired, "late packet of a flow that expired idle (TCP ones are answered with RST)")   \
   X(flow_table_full, "every flow slot holds a live flow or a port in hold-down")               \
   X(no_public_ip, "no public IP accepts new connections")                                     \
+  /* The network around the gateway (src/vnet), before a connection opens: */                   \
+  X(security_rule_denied, "denied by a security rule (natgw_security_rule_denied_total says which)") \
+  X(route_none, "the subnet's route to the destination has next hop type none")              \
   /* Reasons the datapath applies around the engine: */                                        \
   X(no_neighbor, "MAC address of the next hop or inside host unknown; ARP request sent")        \
   X(oversize, "frame larger than the interface MTU allows (a GRO/GSO super-frame)")            \

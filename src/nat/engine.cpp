@@ -700,8 +700,9 @@ void Engine::tcp_inbound(SlotIndex s, std::uint8_t flags) noexcept {
 // The packet path
 
 Verdict Engine::drop(DropReason r) noexcept {
-  ++counters_.drops[static_cast<std::size_t>(r)];
-  DropSample& d = drops_ring_[drops_seen_++ % kRecentDrops];
+  const std::uint64_t seen = counters_.drops[static_cast<std::size_t>(r)]++;
+  DropSample& d = drops_ring_[static_cast<std::size_t>(r)][seen % kRecentDrops];
+  d.seq = drop_seq_++;
   d.time = std::chrono::milliseconds(static_cast<std::int64_t>(now_ms_));
   d.reason = r;
   d.direction = current_dir_;
@@ -735,8 +736,12 @@ void Engine::note_ftp_command(const net::PacketView& v) noexcept {
 
 std::vector<DropSample> Engine::recent_drops() const {
   std::vector<DropSample> out;
-  const std::uint64_t n = std::min<std::uint64_t>(drops_seen_, kRecentDrops);
-  for (std::uint64_t i = drops_seen_ - n; i < drops_seen_; ++i) out.push_back(drops_ring_[i % kRecentDrops]);
+  for (std::size_t r = 0; r < kDropReasonCount; ++r) {
+    const std::uint64_t seen = counters_.drops[r];
+    const std::uint64_t n = std::min<std::uint64_t>(seen, kRecentDrops);
+    for (std::uint64_t i = seen - n; i < seen; ++i) out.push_back(drops_ring_[r][i % kRecentDrops]);
+  }
+  std::sort(out.begin(), out.end(), [](const DropSample& a, const DropSample& b) { return a.seq < b.seq; });
   return out;
 }
 
@@ -850,10 +855,24 @@ Verdict Engine::outbound(Prepared& p) noexcept {
         return forward_out(v, f, l4);
     }
   }
+  // The network in front of the NAT (routes, security rules) decides about packets without a
+  // flow only: established traffic never pays for it.
+  if (admission_ != nullptr && attached) {
+    const Admission a = admission_->admit(v, opens);
+    if (a.kind == Admission::Kind::drop) return drop(a.reason);
+    if (a.kind == Admission::Kind::pass) return pass(v);
+  }
   if (!opens) return drop(DropReason::no_flow);
   if (!attached) return drop(DropReason::source_not_in_subnet);
   // `s`, if any, is an ended flow of the same inside 5-tuple in hold-down.
   return new_connection(p, l4, s);
+}
+
+// Routed past the NAT by the admission policy: forwarded as it is, as a router would (TTL
+// decremented). Not counted as processed by the NAT: the caller counts it.
+Verdict Engine::pass(net::PacketView& v) noexcept {
+  net::decrement_ttl(v);
+  return Verdict{Action::forward, DropReason::malformed, v.total_len};
 }
 
 Verdict Engine::inbound(Prepared& p) noexcept {
@@ -1250,6 +1269,55 @@ RestoreReport Engine::restore_flows(std::span<const SavedFlow> flows, Duration d
     ++(live ? r.restored_live : r.restored_holddown);
   }
   return r;
+}
+
+NewConnectionOutlook Engine::would_open(const net::FiveTuple& t) const {
+  // The checks of outbound() and try_allocate(), in their order, on a 5-tuple.
+  NewConnectionOutlook o;
+  if (!in_subnet(t.src.addr)) {
+    o.refused = DropReason::source_not_in_subnet;
+    return o;
+  }
+  if (t.proto != net::Proto::tcp && t.proto != net::Proto::udp) {
+    o.refused = DropReason::unsupported_protocol;
+    return o;
+  }
+  const L4 l4 = t.proto == net::Proto::tcp ? L4::tcp : L4::udp;
+  if (l4 == L4::tcp && config_.block_smtp && t.dst.port == 25) {
+    o.refused = DropReason::smtp_blocked;
+    return o;
+  }
+  if (live_total_ >= config_.limits.max_connections) {
+    o.refused = DropReason::connection_limit;
+    return o;
+  }
+  if (slots_in_use_ >= capacity_) {
+    o.refused = DropReason::flow_table_full;
+    return o;
+  }
+  bool any_accepting = false;
+  bool port_shortage = false;
+  for (std::size_t i = 0; i < pub_count_; ++i) {
+    if (!pubs_[i].accepting) continue;
+    any_accepting = true;
+    DestinationLoad load{pubs_[i].addr, l4, t.dst, 0, 0};
+    if (const Dest* d = find_dest(i, t.dst.addr.value(), t.dst.port, l4)) {
+      load.live = d->live;
+      load.holddown = static_cast<std::uint32_t>(d->used - d->live);
+      if (d->live >= config_.limits.per_destination) continue;
+      if (d->used >= port_range_) {
+        port_shortage = true;
+        continue;
+      }
+    }
+    o.room.push_back(load);
+  }
+  if (!any_accepting) {
+    o.refused = DropReason::no_public_ip;
+  } else if (o.room.empty()) {
+    o.refused = port_shortage ? DropReason::snat_exhausted : DropReason::connection_limit;
+  }
+  return o;
 }
 
 std::optional<FlowInfo> Engine::find_outbound(const net::FiveTuple& t) const {

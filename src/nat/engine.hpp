@@ -39,6 +39,34 @@ struct Verdict {
   std::uint16_t len = 0;  // packet length after translation (forward, reply)
 };
 
+// What an admission policy decides about a packet from the inside that has no flow.
+struct Admission {
+  enum class Kind : std::uint8_t {
+    translate,  // the engine goes on as without a policy (new connection, or no_flow)
+    pass,       // forwarded untranslated, TTL decremented: Action::forward, the packet as it came
+    drop,       // dropped and counted with `reason`
+  };
+  Kind kind = Kind::translate;
+  DropReason reason = DropReason::malformed;
+};
+
+// The network in front of the NAT (src/vnet: routes, security rules), as the engine sees it.
+// The engine asks it about every TCP/UDP packet from an attached subnet that belongs to no flow,
+// after its own checks (source, fragment, protocol, TTL, port 25) and before it opens a
+// connection or drops the packet as no_flow. Packets of existing flows never reach it, so a
+// policy costs established traffic nothing; a policy that changes applies to new connections.
+// `opens` says whether the packet would open a connection (a TCP SYN, any UDP datagram).
+// A packet it passes is forwarded untranslated; the verdict does not say so (Verdict stays 4
+// bytes: a larger one cost established traffic 7 ns per packet), the policy knows which packets
+// it passed (v.ip) and where they go. admit() runs on the packet path: it must not allocate,
+// lock, throw or block.
+class AdmissionPolicy {
+ public:
+  virtual ~AdmissionPolicy() = default;
+  [[nodiscard]] virtual Admission admit(const net::PacketView& v, bool opens) noexcept = 0;
+};
+
+
 // One packet of a batch: an IPv4 packet (starting at its IP header) in a mutable buffer.
 struct Packet {
   std::uint8_t* data = nullptr;
@@ -73,6 +101,14 @@ struct DestinationLoad {
   std::uint32_t holddown = 0;
 };
 
+// What a new connection would meet now (Engine::would_open): the reason its first packet would
+// be dropped, or the public IPs it would pick one from at random, each with its load for the
+// destination (`holddown` here counts the ports of ended connections still held for it).
+struct NewConnectionOutlook {
+  std::optional<DropReason> refused;
+  std::vector<DestinationLoad> room;  // the accepting public IPs with room, in table order
+};
+
 // A flow as carried across a restart (Engine::save_flows / restore_flows). Times are ages at
 // the moment of saving, so the state does not depend on either process's clock.
 struct SavedFlow {
@@ -95,6 +131,7 @@ struct RestoreReport {
 
 // One dropped packet, kept for diagnosis (the doctor's evidence of who was dropped and why).
 struct DropSample {
+  std::uint64_t seq = 0;  // order of the drops, across reasons
   Time time{};
   DropReason reason = DropReason::malformed;
   std::uint8_t ip_proto = 0;
@@ -167,16 +204,25 @@ class Engine {
   [[nodiscard]] RestoreReport restore_flows(std::span<const SavedFlow> flows, Duration downtime,
                                             Time now);
 
-  // The last kRecentDrops dropped packets, oldest first (the packet path keeps them in a ring).
+  // The last kRecentDrops dropped packets of each reason, oldest first (so that a flood of one
+  // reason does not hide the few examples of another).
   [[nodiscard]] std::vector<DropSample> recent_drops() const;
   // Active FTP commands seen (PORT/EPRT from the inside to port 21), newest last, and how many.
   [[nodiscard]] std::vector<FtpActiveSample> recent_ftp_active() const;
   [[nodiscard]] std::uint64_t ftp_active_commands() const noexcept { return ftp_active_total_; }
-  static constexpr std::size_t kRecentDrops = 512;
+  static constexpr std::size_t kRecentDrops = 16;
   static constexpr std::size_t kRecentFtp = 32;
 
   // The flow a packet from the inside with this 5-tuple would use, if one exists.
   [[nodiscard]] std::optional<FlowInfo> find_outbound(const net::FiveTuple& t) const;
+  // What a new connection with this 5-tuple (from the inside) would meet now, without opening it
+  // and without consulting the admission policy: the engine's own checks and limits, in the
+  // order the packet path applies them. For explain and the doctor; allocates.
+  [[nodiscard]] NewConnectionOutlook would_open(const net::FiveTuple& t) const;
+
+  // Installs (or with nullptr removes) the admission policy; the engine does not own it.
+  void set_admission(AdmissionPolicy* policy) noexcept { admission_ = policy; }
+  [[nodiscard]] AdmissionPolicy* admission() const noexcept { return admission_; }
 
  private:
   struct Dest;
@@ -197,6 +243,7 @@ class Engine {
   Verdict forward_out(net::PacketView& v, Flow& f, L4 l4) noexcept;
   Verdict forward_in(net::PacketView& v, Flow& f, L4 l4) noexcept;
   Verdict late_segment(net::PacketView& v) noexcept;
+  Verdict pass(net::PacketView& v) noexcept;
   Verdict drop(DropReason r) noexcept;
   void note_ftp_command(const net::PacketView& v) noexcept;
 
@@ -287,13 +334,14 @@ class Engine {
   // Diagnosis rings: written on drops and FTP commands only.
   const net::PacketView* current_ = nullptr;  // the packet being decided
   Direction current_dir_ = Direction::out;
-  std::array<DropSample, kRecentDrops> drops_ring_{};
-  std::uint64_t drops_seen_ = 0;
+  std::array<std::array<DropSample, kRecentDrops>, kDropReasonCount> drops_ring_{};
+  std::uint64_t drop_seq_ = 0;
   std::array<FtpActiveSample, kRecentFtp> ftp_ring_{};
   std::uint64_t ftp_active_total_ = 0;
 
   std::uint64_t rng_state_ = 0;
   std::uint64_t hash_seed_ = 0;
+  AdmissionPolicy* admission_ = nullptr;  // the network in front of the NAT, if any
 };
 
 }  // namespace natgw::nat

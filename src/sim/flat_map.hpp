@@ -13,7 +13,9 @@ class FlatMap {
  public:
   static constexpr std::uint32_t kAbsent = 0xFFFFFFFFu;
 
-  explicit FlatMap(std::size_t capacity = 1024) { rehash(std::bit_ceil(capacity < 16 ? 16 : capacity)); }
+  explicit FlatMap(std::size_t capacity = 1024) {
+    rehash(std::bit_ceil(capacity < 16 ? 16 : capacity));
+  }
 
   [[nodiscard]] std::uint32_t find(std::uint64_t key) const noexcept {
     for (std::size_t i = slot(key);; i = (i + 1) & mask_) {

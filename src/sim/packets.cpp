@@ -24,11 +24,9 @@ void write_ip(std::uint8_t* b, net::Ipv4 src, net::Ipv4 dst, std::uint8_t proto,
 
 }  // namespace
 
-std::uint16_t write_tcp(std::uint8_t* buf, net::Endpoint src, net::Endpoint dst,
-                        std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
-                        std::uint16_t payload) noexcept {
-  const auto total =
-      static_cast<std::uint16_t>(net::kIpv4MinHeader + net::kTcpMinHeader + payload);
+std::uint16_t write_tcp(std::uint8_t* buf, net::Endpoint src, net::Endpoint dst, std::uint8_t flags,
+                        std::uint32_t seq, std::uint32_t ack, std::uint16_t payload) noexcept {
+  const auto total = static_cast<std::uint16_t>(net::kIpv4MinHeader + net::kTcpMinHeader + payload);
   write_ip(buf, src.addr, dst.addr, static_cast<std::uint8_t>(net::Proto::tcp), total);
   std::uint8_t* t = buf + net::kIpv4MinHeader;
   std::memset(t, 0, net::kTcpMinHeader + payload);

@@ -12,9 +12,8 @@ inline constexpr std::size_t kPacketBuffer = 128;  // room for every packet the 
 inline constexpr std::uint16_t kPayload = 24;      // bytes of data in a request or response
 
 // Writes an IPv4/TCP segment with `payload` zero bytes of data; returns its length.
-std::uint16_t write_tcp(std::uint8_t* buf, net::Endpoint src, net::Endpoint dst,
-                        std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
-                        std::uint16_t payload) noexcept;
+std::uint16_t write_tcp(std::uint8_t* buf, net::Endpoint src, net::Endpoint dst, std::uint8_t flags,
+                        std::uint32_t seq, std::uint32_t ack, std::uint16_t payload) noexcept;
 
 // Writes an IPv4/UDP datagram with `payload` zero bytes; returns its length.
 std::uint16_t write_udp(std::uint8_t* buf, net::Endpoint src, net::Endpoint dst,

@@ -6,7 +6,9 @@
 namespace natgw::sim {
 namespace {
 
-double seconds(Duration d) { return static_cast<double>(d.count()) / 1e9; }
+double seconds(Duration d) {
+  return static_cast<double>(d.count()) / 1e9;
+}
 
 }  // namespace
 

@@ -1,7 +1,9 @@
 // The request rate of a traffic stream over time (the sum of its phases: piecewise linear), and
 // the arrival times it implies. Arrival k of an `even` stream comes when the expected number of
-// requests so far, Λ(t) = ∫ rate, reaches k (k = 0, 1, ...); a `poisson` stream adds an
-// exponential amount (mean 1) to Λ between arrivals, which is exact for any rate shape.
+// requests so far, Λ(t) = ∫ rate, reaches k + 1/2 (k = 0, 1, ...: mid-interval, so that no arrival
+// falls on a minute boundary and a steady rate r gives exactly r × T arrivals in any T); a
+// `poisson` stream adds an exponential amount (mean 1) to Λ between arrivals, which is exact for
+// any rate shape.
 #pragma once
 
 #include <cstddef>

@@ -19,18 +19,18 @@ namespace natgw::sim {
 
 // What the applications saw (the engine cannot know these): cumulative counts.
 struct AppCounters {
-  std::uint64_t requests = 0;        // requests started
-  std::uint64_t completed = 0;       // requests answered
-  std::uint64_t failed = 0;          // requests given up after their last attempt
-  std::uint64_t retries = 0;         // attempts after the first
-  std::uint64_t snat_failures = 0;   // attempts whose first packet the gateway dropped at SNAT
-  std::uint64_t resets = 0;          // connections the gateway had expired, answered with RST
-  std::uint64_t lost = 0;            // UDP responses dropped because the mapping had expired
-  std::uint64_t remapped = 0;        // UDP sockets that got a new public port mid-session
-  std::uint64_t blocked = 0;         // attempts dropped for another reason (e.g. port 25)
-  std::uint64_t client_ports = 0;    // attempts that found no free ephemeral port on the client
-  std::uint64_t queued = 0;          // requests that waited for a pooled connection
-  std::uint64_t connections = 0;     // connection attempts (first packets sent)
+  std::uint64_t requests = 0;       // requests started
+  std::uint64_t completed = 0;      // requests answered
+  std::uint64_t failed = 0;         // requests given up after their last attempt
+  std::uint64_t retries = 0;        // attempts after the first
+  std::uint64_t snat_failures = 0;  // attempts whose first packet the gateway dropped at SNAT
+  std::uint64_t resets = 0;         // connections the gateway had expired, answered with RST
+  std::uint64_t lost = 0;           // UDP responses dropped because the mapping had expired
+  std::uint64_t remapped = 0;       // UDP sockets that got a new public port mid-session
+  std::uint64_t blocked = 0;        // attempts dropped for another reason (e.g. port 25)
+  std::uint64_t client_ports = 0;   // attempts that found no free ephemeral port on the client
+  std::uint64_t queued = 0;         // requests that waited for a pooled connection
+  std::uint64_t connections = 0;    // connection attempts (first packets sent)
 };
 
 // The destination with the most live connections on one public IP.
@@ -45,7 +45,7 @@ struct BusiestDestination {
 // One point of the time series: the state at `at`, everything that happened at or before it.
 struct Sample {
   Time at{0};
-  nat::Counters counters;                  // cumulative, as engine.counters()
+  nat::Counters counters;                     // cumulative, as engine.counters()
   std::vector<std::uint32_t> ports_live;      // per public IP, TCP + UDP (ports in use)
   std::vector<std::uint32_t> ports_holddown;  // per public IP, TCP + UDP
   std::optional<BusiestDestination> busiest;  // over every IP and protocol
@@ -60,7 +60,7 @@ struct FailureEvent {
 };
 
 struct RunOptions {
-  std::size_t public_ips = 1;          // addresses the gateway gets (the workload's count by default)
+  std::size_t public_ips = 1;  // addresses the gateway gets (the workload's count by default)
   bool stop_at_first_failure = false;  // for the capacity search
   Duration sample_interval{0};         // 0: chosen from the duration (1 s .. 60 s)
 };
@@ -69,7 +69,7 @@ struct RunResult {
   std::vector<net::Ipv4> public_ips;
   std::vector<Sample> samples;  // every sample_interval, and at the end
   Duration sample_interval{0};
-  Time end{0};                  // where the run stopped (the duration, or the first failure)
+  Time end{0};  // where the run stopped (the duration, or the first failure)
   bool stopped_early = false;
   // The first connection the gateway refused (SNAT), overall and per drop reason.
   std::optional<FailureEvent> first_failure;

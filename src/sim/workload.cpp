@@ -1,9 +1,9 @@
+#include "sim/workload.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
-
-#include "sim/workload.hpp"
 
 namespace natgw::sim {
 
@@ -40,7 +40,9 @@ std::string to_string(const WorkloadError& e) {
   return fmt::format("{}: {}", e.key, e.message);
 }
 
-std::string_view name(Protocol p) noexcept { return p == Protocol::tcp ? "tcp" : "udp"; }
+std::string_view name(Protocol p) noexcept {
+  return p == Protocol::tcp ? "tcp" : "udp";
+}
 
 std::string format_duration(Duration d) {
   const auto ns = d.count();

@@ -71,17 +71,17 @@ struct DestinationGroup {
 
 struct ConnectionBehaviour {
   Reuse reuse = Reuse::none;
-  std::uint32_t pool_size = 1;             // pool: connections per client per destination
-  Close close = Close::fin;                // how a connection is ended
-  std::optional<Duration> idle_close;      // pool: close a connection idle this long (none: never)
-  std::optional<Duration> keepalive;       // keepalive after this much silence (none: off)
+  std::uint32_t pool_size = 1;         // pool: connections per client per destination
+  Close close = Close::fin;            // how a connection is ended
+  std::optional<Duration> idle_close;  // pool: close a connection idle this long (none: never)
+  std::optional<Duration> keepalive;   // keepalive after this much silence (none: off)
   KeepaliveFrom keepalive_from = KeepaliveFrom::both;  // UDP: who sends keepalives
 };
 
 struct RetryBehaviour {
   RetryPolicy policy = RetryPolicy::none;
-  std::uint32_t attempts = 1;  // attempts per request in all, the first included
-  Duration delay{0};           // immediate: between attempts
+  std::uint32_t attempts = 1;               // attempts per request in all, the first included
+  Duration delay{0};                        // immediate: between attempts
   Duration base = std::chrono::seconds(1);  // backoff: before the second attempt
   Duration max = std::chrono::seconds(30);  // backoff: longest wait
   double multiplier = 2;

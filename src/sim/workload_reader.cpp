@@ -39,7 +39,7 @@ constexpr std::array<std::string_view, 6> kPhaseKeys = {"steady", "ramp", "burst
 constexpr std::array<std::string_view, 3> kDistributionKeys = {"fixed", "uniform", "exponential"};
 constexpr std::array<std::string_view, 6> kConnectionKeys = {
     "reuse", "pool_size", "close", "idle_close", "keepalive", "keepalive_from"};
-constexpr std::array<std::string_view, 7> kRetryKeys = {"policy", "base",       "max",   "delay",
+constexpr std::array<std::string_view, 7> kRetryKeys = {"policy",   "base",       "max",   "delay",
                                                         "attempts", "multiplier", "jitter"};
 
 constexpr std::size_t kMaxFileBytes = 1 << 20;
@@ -57,10 +57,6 @@ std::string join(Keys keys) {
     out += k;
   }
   return out;
-}
-
-std::string join(std::initializer_list<std::string_view> keys) {
-  return join(Keys{keys.begin(), keys.size()});
 }
 
 bool is_quoted(const YAML::Node& n) {
@@ -284,9 +280,9 @@ class Reader {
     if (n.IsNull() || !n.IsScalar()) {
       const auto v = display(n);
       error(key, n, v,
-            n.IsNull() ? fmt::format("no value; allowed: {}", allowed)
-                       : fmt::format("{} is {}, not a single value; allowed: {}", v, kind(n),
-                                     allowed));
+            n.IsNull()
+                ? fmt::format("no value; allowed: {}", allowed)
+                : fmt::format("{} is {}, not a single value; allowed: {}", v, kind(n), allowed));
       return std::nullopt;
     }
     const std::string& s = n.Scalar();
@@ -318,14 +314,14 @@ class Reader {
     return integer_of(m.key(e.name), e.value, lo, hi);
   }
 
-  std::optional<double> number_of(const std::string& key, const YAML::Node& n, double lo,
-                                  double hi, std::string_view allowed) {
+  std::optional<double> number_of(const std::string& key, const YAML::Node& n, double lo, double hi,
+                                  std::string_view allowed) {
     if (n.IsNull() || !n.IsScalar()) {
       const auto v = display(n);
       error(key, n, v,
-            n.IsNull() ? fmt::format("no value; allowed: {}", allowed)
-                       : fmt::format("{} is {}, not a single value; allowed: {}", v, kind(n),
-                                     allowed));
+            n.IsNull()
+                ? fmt::format("no value; allowed: {}", allowed)
+                : fmt::format("{} is {}, not a single value; allowed: {}", v, kind(n), allowed));
       return std::nullopt;
     }
     const std::string& s = n.Scalar();
@@ -357,9 +353,9 @@ class Reader {
     if (n.IsNull() || !n.IsScalar()) {
       const auto v = display(n);
       error(key, n, v,
-            n.IsNull() ? fmt::format("no value; allowed: {}", allowed)
-                       : fmt::format("{} is {}, not a single value; allowed: {}", v, kind(n),
-                                     allowed));
+            n.IsNull()
+                ? fmt::format("no value; allowed: {}", allowed)
+                : fmt::format("{} is {}, not a single value; allowed: {}", v, kind(n), allowed));
       return std::nullopt;
     }
     const std::string& s = n.Scalar();
@@ -408,9 +404,9 @@ class Reader {
     if (n.IsNull() || !n.IsScalar()) {
       const auto v = display(n);
       error(key, n, v,
-            n.IsNull() ? fmt::format("no value; allowed: {}", allowed)
-                       : fmt::format("{} is {}, not a single value; allowed: {}", v, kind(n),
-                                     allowed));
+            n.IsNull()
+                ? fmt::format("no value; allowed: {}", allowed)
+                : fmt::format("{} is {}, not a single value; allowed: {}", v, kind(n), allowed));
       return std::nullopt;
     }
     const std::string& s = n.Scalar();
@@ -434,11 +430,11 @@ class Reader {
         "1..64 letters, digits, '-', '_' or '.', starting with a letter or a digit";
     const auto s = scalar(m, e, allowed);
     if (!s) return std::nullopt;
-    const bool ok = !s->empty() && s->size() <= 64 && std::isalnum(static_cast<unsigned char>((*s)[0])) &&
-                    std::all_of(s->begin(), s->end(), [](char c) {
-                      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
-                             c == '.';
-                    });
+    const bool ok =
+        !s->empty() && s->size() <= 64 && std::isalnum(static_cast<unsigned char>((*s)[0])) &&
+        std::all_of(s->begin(), s->end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+        });
     if (!ok) {
       bad(m, e, "is not a name", allowed);
       return std::nullopt;
@@ -459,8 +455,12 @@ bool special_use(net::Ipv4 a) {
          in(0xF0000000u, 4);
 }
 
-std::string text(net::Ipv4 a) { return std::string{a.text().view()}; }
-std::string text(const net::Prefix& p) { return fmt::format("{}/{}", text(p.address()), p.length()); }
+std::string text(net::Ipv4 a) {
+  return std::string{a.text().view()};
+}
+std::string text(const net::Prefix& p) {
+  return fmt::format("{}/{}", text(p.address()), p.length());
+}
 
 class WorkloadReader {
  public:
@@ -495,17 +495,20 @@ class WorkloadReader {
     }
     if (const auto* e = top->find("gateway")) read_gateway(*top, *e);
     if (w_.gateway.public_ips.empty()) w_.gateway.public_ips = generated_public_ips(1);
-    read_list(*top, "clients", root, "a list of client populations, each a map with keys name, count, subnet",
-              [this](const Map& m, const YAML::Node& at) { read_client(m, at); }, kClientKeys);
-    read_list(*top, "destinations", root,
-              "a list of destination groups, each a map with keys name, address, count, port, "
-              "protocol, rtt",
-              [this](const Map& m, const YAML::Node& at) { read_destination(m, at); },
-              kDestinationKeys);
-    read_list(*top, "traffic", root,
-              "a list of traffic streams, each a map with keys name, from, to, rate, arrivals, "
-              "duration, connections, retry",
-              [this](const Map& m, const YAML::Node& at) { read_traffic(m, at); }, kTrafficKeys);
+    read_list(
+        *top, "clients", root,
+        "a list of client populations, each a map with keys name, count, subnet",
+        [this](const Map& m, const YAML::Node& at) { read_client(m, at); }, kClientKeys);
+    read_list(
+        *top, "destinations", root,
+        "a list of destination groups, each a map with keys name, address, count, port, "
+        "protocol, rtt",
+        [this](const Map& m, const YAML::Node& at) { read_destination(m, at); }, kDestinationKeys);
+    read_list(
+        *top, "traffic", root,
+        "a list of traffic streams, each a map with keys name, from, to, rate, arrivals, "
+        "duration, connections, retry",
+        [this](const Map& m, const YAML::Node& at) { read_traffic(m, at); }, kTrafficKeys);
     cross_checks();
     return std::move(w_);
   }
@@ -608,8 +611,9 @@ class WorkloadReader {
         } else {
           for (const auto& other : w_.clients) {
             if (other.subnet.overlaps(*p)) {
-              r_.bad(m, *subnet, fmt::format("overlaps the subnet of clients {} ({})", other.name,
-                                             text(other.subnet)),
+              r_.bad(m, *subnet,
+                     fmt::format("overlaps the subnet of clients {} ({})", other.name,
+                                 text(other.subnet)),
                      "a subnet of its own for each population");
               ok = false;
               break;
@@ -646,8 +650,9 @@ class WorkloadReader {
     }
     for (const auto& other : w_.clients) {
       if (ok && other.name == c.name) {
-        r_.error(m.key("name"), at, c.name,
-                 fmt::format("{} names two client populations; allowed: a name of its own", c.name));
+        r_.error(
+            m.key("name"), at, c.name,
+            fmt::format("{} names two client populations; allowed: a name of its own", c.name));
         ok = false;
       }
     }
@@ -718,9 +723,9 @@ class WorkloadReader {
     }
     for (const auto& other : w_.destinations) {
       if (ok && other.name == d.name) {
-        r_.error(m.key("name"), at, d.name,
-                 fmt::format("{} names two destination groups; allowed: a name of its own",
-                             d.name));
+        r_.error(
+            m.key("name"), at, d.name,
+            fmt::format("{} names two destination groups; allowed: a name of its own", d.name));
         ok = false;
       }
     }
@@ -737,9 +742,8 @@ class WorkloadReader {
     for (std::size_t i = 0; i < n; ++i) {
       names += (i ? ", " : "") + (clients ? w_.clients[i].name : w_.destinations[i].name);
     }
-    const std::string allowed =
-        n == 0 ? fmt::format("the name of a {} (none defined)", what)
-               : fmt::format("the name of a {}: {}", what, names);
+    const std::string allowed = n == 0 ? fmt::format("the name of a {} (none defined)", what)
+                                       : fmt::format("the name of a {}: {}", what, names);
     const auto* e = r_.need(m, key, allowed, at);
     if (e == nullptr) return std::nullopt;
     const auto s = r_.scalar(m, *e, allowed);
@@ -826,8 +830,10 @@ class WorkloadReader {
         r_.bad(pm, k, "is not a pair of rates", allowed);
         ok = false;
       } else {
-        const auto a = r_.number_of(pm.key("ramp") + "[0]", k.value[0], 0, kMaxRate, allowed_number);
-        const auto b = r_.number_of(pm.key("ramp") + "[1]", k.value[1], 0, kMaxRate, allowed_number);
+        const auto a =
+            r_.number_of(pm.key("ramp") + "[0]", k.value[0], 0, kMaxRate, allowed_number);
+        const auto b =
+            r_.number_of(pm.key("ramp") + "[1]", k.value[1], 0, kMaxRate, allowed_number);
         if (a && b) {
           p.from_per_second = *a;
           p.to_per_second = *b;
@@ -851,7 +857,8 @@ class WorkloadReader {
       if (auto d = r_.duration(pm, *l, std::chrono::milliseconds(1), w_.duration)) {
         p.end = p.start + *d;
         if (p.end > w_.duration) {
-          r_.bad(pm, *l, fmt::format("ends the burst after the run ({})", format_duration(w_.duration)),
+          r_.bad(pm, *l,
+                 fmt::format("ends the burst after the run ({})", format_duration(w_.duration)),
                  "a burst inside the run's duration");
           ok = false;
         }
@@ -896,7 +903,8 @@ class WorkloadReader {
       return;
     }
     if (dm->entries.size() != 1) {
-      r_.bad(m, e, dm->entries.empty() ? "names no distribution" : "names more than one distribution",
+      r_.bad(m, e,
+             dm->entries.empty() ? "names no distribution" : "names more than one distribution",
              allowed);
       ok = false;
       return;
@@ -911,10 +919,10 @@ class WorkloadReader {
       bool f1 = false;
       bool f2 = false;
       const std::string a_allowed = "a duration 0..24h such as 50ms";
-      const auto lo = r_.duration_of(dm->key("uniform") + "[0]", d.value[0], Duration{0}, hi,
-                                     a_allowed, f1);
-      const auto up = r_.duration_of(dm->key("uniform") + "[1]", d.value[1], Duration{0}, hi,
-                                     a_allowed, f2);
+      const auto lo =
+          r_.duration_of(dm->key("uniform") + "[0]", d.value[0], Duration{0}, hi, a_allowed, f1);
+      const auto up =
+          r_.duration_of(dm->key("uniform") + "[1]", d.value[1], Duration{0}, hi, a_allowed, f2);
       if (!lo || !up) {
         ok = false;
         return;
@@ -981,8 +989,8 @@ class WorkloadReader {
         ok = false;
       } else {
         auto v = r_.duration_of(m->key("idle_close"), x->value, std::chrono::seconds(1),
-                                std::chrono::hours(24),
-                                "never, or a duration 1s..24h such as 90s", fine, {"never"}, &word);
+                                std::chrono::hours(24), "never, or a duration 1s..24h such as 90s",
+                                fine, {"never"}, &word);
         if (!fine) ok = false;
         c.idle_close = v;
       }
@@ -1186,10 +1194,10 @@ WorkloadResult parse_workload(std::string_view text, std::string default_name) {
   try {
     docs = YAML::LoadAll(std::string{text});
   } catch (const YAML::Exception& e) {
-    result.errors.push_back(
-        {"", "", fmt::format("line {}, column {}: {}; allowed: a YAML map", e.mark.line + 1,
-                             e.mark.column + 1, e.msg),
-         e.mark.line + 1, e.mark.column + 1});
+    result.errors.push_back({"", "",
+                             fmt::format("line {}, column {}: {}; allowed: a YAML map",
+                                         e.mark.line + 1, e.mark.column + 1, e.msg),
+                             e.mark.line + 1, e.mark.column + 1});
     return result;
   }
   if (docs.size() > 1) {
@@ -1225,8 +1233,8 @@ WorkloadResult load_workload(const std::filesystem::path& path) {
   text.resize(static_cast<std::size_t>(in.gcount()));
   if (text.size() > kMaxFileBytes) {
     WorkloadResult r;
-    r.errors.push_back({"", "", "the file is larger than 1 MiB; allowed: a workload of at most 1 MiB",
-                        0, 0});
+    r.errors.push_back(
+        {"", "", "the file is larger than 1 MiB; allowed: a workload of at most 1 MiB", 0, 0});
     return r;
   }
   return parse_workload(text, path.stem().string());

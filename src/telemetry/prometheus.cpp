@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <array>
 #include <string>
 
 #include "telemetry/snapshot.hpp"
@@ -58,6 +59,11 @@ std::string label(std::string_view k, std::string_view v) {
   s += '"';
   return s;
 }
+
+// The next hop types that forward packets untranslated.
+constexpr std::array<vnet::NextHopType, 4> kForwardedTypes = {
+    vnet::NextHopType::virtual_appliance, vnet::NextHopType::virtual_network_gateway,
+    vnet::NextHopType::virtual_network, vnet::NextHopType::service_endpoint};
 
 std::string labels(std::initializer_list<std::pair<std::string_view, std::string_view>> kv) {
   std::string s;
@@ -179,6 +185,20 @@ std::string render_prometheus(const Snapshot& s) {
     w.sample("natgw_interface_drops_total", labels({{"interface", i.name}, {"role", i.role}, {"cause", "rx_invalid"}}), i.rx_invalid);
     w.sample("natgw_interface_drops_total", labels({{"interface", i.name}, {"role", i.role}, {"cause", "tx_queue_full"}}), i.tx_queue_full);
     w.sample("natgw_interface_drops_total", labels({{"interface", i.name}, {"role", i.role}, {"cause", "tx_error"}}), i.tx_errors);
+  }
+  w.family("natgw_security_rule_denied_total", "counter", "Packets denied by a security rule, by security group and rule (every deny rule, zero included).");
+  for (const auto& d : s.security_rule_denials) {
+    w.sample("natgw_security_rule_denied_total", labels({{"security_group", d.security_group}, {"rule", d.rule}}), d.packets);
+  }
+  w.family("natgw_forwarded_untranslated_packets_total", "counter", "Packets the network's routes sent past the NAT, forwarded untranslated, by next hop type.");
+  w.family("natgw_forwarded_untranslated_bytes_total", "counter", "Bytes the network's routes sent past the NAT, forwarded untranslated, by next hop type.");
+  for (const auto t : kForwardedTypes) {
+    const auto i = static_cast<std::size_t>(t);
+    w.sample("natgw_forwarded_untranslated_packets_total", labels({{"next_hop_type", vnet::name(t)}}), s.forwarded_packets[i]);
+  }
+  for (const auto t : kForwardedTypes) {
+    const auto i = static_cast<std::size_t>(t);
+    w.sample("natgw_forwarded_untranslated_bytes_total", labels({{"next_hop_type", vnet::name(t)}}), s.forwarded_bytes[i]);
   }
   w.family("natgw_uptime_seconds", "gauge", "Seconds since the gateway started.");
   w.sample("natgw_uptime_seconds", "", s.uptime_seconds);

@@ -13,6 +13,7 @@
 
 #include "nat/counters.hpp"
 #include "nat/engine.hpp"
+#include "vnet/config.hpp"
 
 namespace natgw::telemetry {
 
@@ -22,6 +23,14 @@ struct PublicIpReport {
   std::array<std::uint32_t, nat::kL4Count> live{};
   std::array<std::uint32_t, nat::kL4Count> holddown{};
   std::array<std::optional<nat::DestinationLoad>, nat::kL4Count> busiest;
+};
+
+// Packets a security rule denied (natgw_security_rule_denied_total).
+struct RuleDenialReport {
+  std::string security_group;
+  std::string rule;
+  std::uint64_t packets = 0;
+  bool configured = true;  // false: a reload removed the rule; its count stays
 };
 
 struct InterfaceReport {
@@ -48,6 +57,11 @@ struct Snapshot {
   std::uint64_t frames_not_for_gateway = 0;
   std::uint64_t checksums_completed = 0;
   std::vector<InterfaceReport> interfaces;
+  // The network around the gateway (src/vnet): enforced when there is a `network:` section.
+  bool network_modelled = false;
+  std::vector<RuleDenialReport> security_rule_denials;  // every deny rule, zero included
+  std::array<std::uint64_t, vnet::kNextHopTypeCount> forwarded_packets{};  // by next hop type
+  std::array<std::uint64_t, vnet::kNextHopTypeCount> forwarded_bytes{};
 };
 
 // Fills the engine part of a snapshot (public IPs, busiest destinations, counters, sizes).

@@ -123,5 +123,27 @@ TEST_F(ValidateCommand, ShippedExampleIsValid) {
                    " is valid: gateway natgw-demo, 1 public IP, 1 subnet\n");
 }
 
+TEST_F(ValidateCommand, ShippedNetworkExampleIsValid) {
+  const auto r = natgw("validate --config '" NATGW_NETWORK_EXAMPLE "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "config " NATGW_NETWORK_EXAMPLE
+                   " is valid: gateway natgw-demo, 2 public IPs, 2 subnets, network: 2 route "
+                   "tables, 2 security groups\n");
+}
+
+TEST_F(ValidateCommand, NetworkErrorsNameTheKeyPath) {
+  const auto f = write("net.yaml", Doc{}.text() +
+                                       "network:\n  route_tables:\n    - name: rt\n      routes:\n"
+                                       "        - { name: fw, address_prefix: 0.0.0.0/0, next_hop_type: "
+                                       "virtual_appliance }\n");
+  const auto r = natgw("validate --config '" + f.string() + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, f.string() +
+                       ": network.route_tables[0].routes[0].next_hop_address: missing (required with "
+                       "next_hop_type virtual_appliance); allowed: an IPv4 address inside the virtual "
+                       "network's address space, such as 10.0.0.4, with next_hop_type virtual_appliance "
+                       "or virtual_network_gateway only\n");
+}
+
 }  // namespace
 }  // namespace natgw::control::test

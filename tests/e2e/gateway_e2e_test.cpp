@@ -111,6 +111,13 @@ class TwoIps : public ::testing::Test {
 };
 Lab* TwoIps::lab_ = nullptr;
 
+TEST_F(TwoIps, DoctorFindsNothingWrongWithAHealthyGateway) {
+  lab_->exec("vm1", "curl -sS -o /dev/null --max-time 5 http://192.0.2.10/");
+  const Ran r = lab_->exec("gw", kBin + " doctor --config " + lab_->config_path());
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("No problems found"), std::string::npos) << r.out;
+}
+
 TEST_F(TwoIps, CurlReachesNginxAndTheEchoServiceSeesAPublicIp) {
   const auto before = lab_->metrics();
   const Ran page = lab_->exec("vm1", "curl -sS --max-time 10 http://192.0.2.10/");
@@ -189,6 +196,10 @@ TEST_F(TwoIps, SmtpAndFragmentsAreDroppedAndCounted) {
   const auto after = lab_->metrics();
   EXPECT_GE(drops(after, "smtp_blocked") - drops(before, "smtp_blocked"), 1);
   EXPECT_GE(drops(after, "fragment") - drops(before, "fragment"), 2);
+  const Ran doc = lab_->exec("gw", kBin + " doctor --json");
+  EXPECT_NE(doc.out.find("\"smtp_blocked\""), std::string::npos) << doc.out;
+  EXPECT_NE(doc.out.find("10.0.0.11"), std::string::npos) << "names the host that tried: " << doc.out;
+  EXPECT_NE(doc.out.find("\"fragments\""), std::string::npos) << doc.out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,6 +316,19 @@ TEST_F(OneIp, ExhaustionStopsAtFiftyThousandPerDestinationAndOtherDestinationsSt
   const Ran echo = one_->exec("vm1", "timeout 10 bash -c 'exec 3<>/dev/tcp/192.0.2.10/7; head -n1 <&3'");
   ASSERT_EQ(echo.rc, 0) << echo.out;
   EXPECT_EQ(echo.out.rfind("203.0.113.10:", 0), 0u) << echo.out;
+}
+
+TEST_F(OneIp, DoctorExplainsTheConnectionLimitFromEvidenceAndOffline) {
+  // After the exhaustion test: the doctor must name the scenario, with the numbers.
+  const std::string bundle = "/tmp/natgw-e2e-" + one_->name() + ".json";
+  const Ran live = one_->exec("gw", kBin + " doctor --config " + one_->config_path() + " --save " + bundle);
+  EXPECT_EQ(live.rc, 3) << live.out;
+  EXPECT_NE(live.out.find("Connection limit reached"), std::string::npos) << live.out;
+  EXPECT_NE(live.out.find("192.0.2.11:9999/udp: 50,000 connections of the 50,000 allowed"), std::string::npos) << live.out;
+  const Ran offline = sh(kBin + " doctor --config " + one_->config_path() + " --evidence " + bundle + " --json");
+  EXPECT_EQ(offline.rc, 3) << offline.out;
+  EXPECT_NE(offline.out.find("\"connection_limit\""), std::string::npos) << offline.out;
+  sh("rm -f " + bundle);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "datapath/worker.hpp"
 #include "io/memory_port.hpp"
 #include "support/packets.hpp"
+#include "vnet/network.hpp"
 
 namespace natgw::test {
 namespace {
@@ -48,7 +49,10 @@ Bytes arp(std::uint16_t op, MacAddress sha, Ipv4 spa, MacAddress tha, Ipv4 tpa) 
 
 class WorkerTest : public ::testing::Test {
  protected:
-  WorkerTest() {
+  WorkerTest() { make(nullptr); }
+
+  // (Re)builds the worker, with a network model when `network` is set.
+  void make(std::shared_ptr<const vnet::Network> network) {
     io::MemoryPortOptions in_opt, out_opt;
     in_opt.mac = kInMac;
     out_opt.mac = kOutMac;
@@ -66,6 +70,8 @@ class WorkerTest : public ::testing::Test {
     c.outside_addresses = {kGwOut};
     c.next_hop = kRouter;
     c.neighbor_capacity = 64;
+    c.network = std::move(network);
+    worker_.reset();
     worker_ = std::make_unique<datapath::Worker>(std::move(c), std::move(in), std::move(out));
   }
 
@@ -243,6 +249,190 @@ TEST_F(WorkerTest, CallRunsOnTheWorkerBetweenBatches) {
   stop = true;
   t.join();
   EXPECT_FALSE(worker_->call([](datapath::Worker&) {}, 50ms)) << "nobody runs the loop: times out";
+}
+
+// --- The network around the gateway (src/vnet) on the datapath --------------------------------
+
+const MacAddress kApplianceMac{0x02, 0, 0, 0, 0, 0x30};
+const Ipv4 kAppliance{10, 0, 0, 5};
+
+net::Prefix prefix(const char* s) { return *net::Prefix::parse(s); }
+
+vnet::SecurityRuleConfig deny_tcp_port(std::string name, std::uint16_t priority, std::uint16_t port) {
+  vnet::SecurityRuleConfig r;
+  r.name = std::move(name);
+  r.priority = priority;
+  r.access = vnet::Access::deny;
+  r.protocol = vnet::Protocol::tcp;
+  r.destination_ports = {{port, port}};
+  return r;
+}
+
+std::shared_ptr<const vnet::Network> network(const vnet::NetworkConfig& c) {
+  return vnet::Network::build(c, std::vector<net::Prefix>{prefix("10.0.0.0/24")});
+}
+
+vnet::NetworkConfig appliance_network() {
+  vnet::NetworkConfig c;
+  c.route_tables = {{"rt", {prefix("10.0.0.0/24")},
+                     {{"to-fw", prefix("0.0.0.0/0"), vnet::NextHopType::virtual_appliance, kAppliance}}}};
+  return c;
+}
+
+vnet::NetworkConfig deny_http_network() {
+  vnet::NetworkConfig c;
+  c.security_groups = {{"nsg", {prefix("10.0.0.0/24")}, {deny_tcp_port("deny-http", 100, 80)}}};
+  return c;
+}
+
+std::uint64_t denials(const datapath::Worker& w, const std::string& rule) {
+  for (const auto& d : w.security_rule_denials()) {
+    if (d.rule == rule) return d.packets;
+  }
+  return ~0ull;
+}
+
+TEST_F(WorkerTest, ApplianceRouteForwardsUntranslatedBackOutOfTheInside) {
+  make(network(appliance_network()));
+  resolve_router();
+  in_->inject(vm_tcp(kSyn));
+  poll();
+  auto back = in_->take_sent();
+  ASSERT_EQ(back.size(), 1u) << "an ARP request for the appliance";
+  EXPECT_EQ(rd16(&back[0][12]), 0x0806);
+  EXPECT_EQ(Ipv4{rd32(&back[0][38])}, kAppliance);
+  EXPECT_EQ(drops(nat::DropReason::no_neighbor), 1u);
+
+  in_->inject(arp(2, kApplianceMac, kAppliance, kInMac, kGwIn));
+  in_->inject(vm_tcp(kSyn));
+  in_->inject(vm_tcp(kAck));
+  poll();
+  back = in_->take_sent();
+  ASSERT_EQ(back.size(), 2u) << "the SYN and the ACK: every packet of the flow";
+  for (const Bytes& f : back) {
+    EXPECT_EQ(MacAddress::from(f.data()), kApplianceMac);
+    EXPECT_EQ(MacAddress::from(f.data() + 6), kInMac);
+    EXPECT_EQ(Ipv4{rd32(&f[14 + 12])}, kVm) << "untranslated";
+    EXPECT_EQ(Ipv4{rd32(&f[14 + 16])}, kServer);
+    EXPECT_EQ(rd16(&f[14 + 20]), 40000);
+    EXPECT_EQ(f[14 + 8], 63) << "TTL decremented";
+    EXPECT_TRUE(ip_checksum_ok(f.data() + 14));
+    EXPECT_TRUE(l4_checksum_ok(f.data() + 14));
+  }
+  EXPECT_TRUE(out_->take_sent().empty()) << "nothing goes to the internet";
+  const auto i = static_cast<std::size_t>(vnet::NextHopType::virtual_appliance);
+  EXPECT_EQ(worker_->stats().forwarded_packets[i], 2u);
+  EXPECT_EQ(worker_->stats().forwarded_bytes[i], 80u);
+  EXPECT_EQ(worker_->engine().slots_in_use(), 0u);
+}
+
+TEST_F(WorkerTest, VirtualNetworkAndServiceEndpointTraffic) {
+  vnet::NetworkConfig c;
+  c.address_space = {prefix("10.0.0.0/16")};
+  c.service_endpoints = {{"storage", {prefix("10.0.0.0/24")}, {prefix("192.0.2.0/24")}}};
+  make(network(c));
+  resolve_router();
+  // To another subnet of the virtual network: back out of the inside, to the destination.
+  const Ipv4 peer{10, 0, 5, 5};
+  const MacAddress peer_mac{0x02, 0, 0, 0, 0, 0x55};
+  in_->inject(arp(2, peer_mac, peer, kInMac, kGwIn));
+  in_->inject(frame(kInMac, kVmMac, 0x0800, PacketBuilder().ipv4(kVm, peer).tcp(40000, 22, kSyn).build()));
+  // To the service (kServer is 192.0.2.10): out of the outside, untranslated.
+  in_->inject(vm_tcp(kSyn));
+  poll();
+  auto inside = in_->take_sent();
+  ASSERT_EQ(inside.size(), 1u);
+  EXPECT_EQ(MacAddress::from(inside[0].data()), peer_mac);
+  EXPECT_EQ(Ipv4{rd32(&inside[0][14 + 12])}, kVm);
+  auto outside = out_->take_sent();
+  ASSERT_EQ(outside.size(), 1u);
+  EXPECT_EQ(MacAddress::from(outside[0].data()), kRouterMac);
+  EXPECT_EQ(MacAddress::from(outside[0].data() + 6), kOutMac);
+  EXPECT_EQ(Ipv4{rd32(&outside[0][14 + 12])}, kVm) << "the service sees the private address";
+  EXPECT_EQ(worker_->stats().forwarded_packets[static_cast<std::size_t>(vnet::NextHopType::virtual_network)], 1u);
+  EXPECT_EQ(worker_->stats().forwarded_packets[static_cast<std::size_t>(vnet::NextHopType::service_endpoint)], 1u);
+}
+
+TEST_F(WorkerTest, SecurityRuleDenialsAreDropsCountedPerRule) {
+  make(network(deny_http_network()));
+  resolve_router();
+  in_->inject(vm_tcp(kSyn));
+  in_->inject(vm_tcp(kSyn));
+  poll();
+  EXPECT_TRUE(out_->take_sent().empty());
+  EXPECT_TRUE(in_->take_sent().empty());
+  EXPECT_EQ(worker_->engine().counters().drop(nat::DropReason::security_rule_denied), 2u);
+  EXPECT_EQ(denials(*worker_, "deny-http"), 2u);
+  EXPECT_EQ(denials(*worker_, "DenyAllOutBound"), 0u) << "every deny rule is listed, zero included";
+  EXPECT_EQ(denials(*worker_, "AllowInternetOutBound"), ~0ull) << "allow rules are not";
+  // Port 443 is allowed.
+  in_->inject(frame(kInMac, kVmMac, 0x0800, PacketBuilder().ipv4(kVm, kServer).tcp(40001, 443, kSyn).build()));
+  poll();
+  EXPECT_EQ(out_->take_sent().size(), 1u);
+}
+
+TEST_F(WorkerTest, RouteNoneDrops) {
+  vnet::NetworkConfig c;
+  c.route_tables = {{"rt", {prefix("10.0.0.0/24")}, {{"blackhole", prefix("192.0.2.0/24"), vnet::NextHopType::none, std::nullopt}}}};
+  make(network(c));
+  resolve_router();
+  in_->inject(vm_tcp(kSyn));
+  poll();
+  EXPECT_TRUE(out_->take_sent().empty());
+  EXPECT_EQ(worker_->engine().counters().drop(nat::DropReason::route_none), 1u);
+}
+
+TEST_F(WorkerTest, ReloadAppliesNewRulesToNewConnectionsOnlyAndKeepsCounts) {
+  resolve_router();
+  in_->inject(vm_tcp(kSyn));  // opened before any rule
+  poll();
+  const Bytes syn = out_->take_sent().at(0);
+  out_->inject(frame(kOutMac, kRouterMac, 0x0800,
+                     PacketBuilder().ipv4(kServer, kPub).tcp(80, rd16(&syn[14 + 20]), kSyn | kAck, 7, 1001).build()));
+  poll();
+  (void)in_->take_sent();
+  ASSERT_EQ(worker_->reconfigure(worker_->engine().config(), network(deny_http_network())), "");
+  in_->inject(vm_tcp(kAck));
+  in_->inject(vm_tcp(kSyn, 40001));
+  poll();
+  auto sent = out_->take_sent();
+  ASSERT_EQ(sent.size(), 1u) << "the open connection goes on; the new one is denied";
+  EXPECT_EQ(sent[0][14 + 20 + 13], kAck);
+  EXPECT_EQ(denials(*worker_, "deny-http"), 1u);
+  // The same rule in the next model goes on counting; a rule that disappears keeps its count.
+  ASSERT_EQ(worker_->reconfigure(worker_->engine().config(), network(deny_http_network())), "");
+  in_->inject(vm_tcp(kSyn, 40002));
+  poll();
+  EXPECT_EQ(denials(*worker_, "deny-http"), 2u);
+  ASSERT_EQ(worker_->reconfigure(worker_->engine().config(), nullptr), "");
+  const auto all = worker_->security_rule_denials();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].rule, "deny-http");
+  EXPECT_EQ(all[0].packets, 2u);
+  EXPECT_FALSE(all[0].configured);
+  EXPECT_EQ(worker_->network(), nullptr);
+  in_->inject(vm_tcp(kSyn, 40003));
+  poll();
+  EXPECT_EQ(out_->take_sent().size(), 1u) << "no rules any more";
+}
+
+TEST_F(WorkerTest, ProbesAreNotSubjectToTheNetworksRules) {
+  vnet::NetworkConfig c;
+  vnet::SecurityRuleConfig all;
+  all.name = "deny-everything";
+  all.priority = 100;
+  all.access = vnet::Access::deny;
+  c.security_groups = {{"nsg", {prefix("10.0.0.0/24")}, {all}}};
+  c.route_tables = appliance_network().route_tables;
+  make(network(c));
+  resolve_router();
+  worker_->request_probe();
+  poll();
+  EXPECT_EQ(worker_->stats().probes_ok, 1u);
+  EXPECT_EQ(out_->take_sent().size(), 1u);
+  in_->inject(vm_tcp(kSyn));
+  poll();
+  EXPECT_EQ(denials(*worker_, "deny-everything"), 1u) << "while customer traffic is denied";
 }
 
 }  // namespace

@@ -1,0 +1,57 @@
+#include "daemon/evidence_routes.hpp"
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "datapath/worker.hpp"
+
+namespace natgw::daemon {
+namespace {
+
+std::string text(const net::Endpoint& e) {
+  return std::string(e.addr.text().view()) + ":" + std::to_string(e.port);
+}
+
+}  // namespace
+
+void install_evidence_routes(httplib::Server& srv, datapath::Worker& worker) {
+  srv.Get("/v1/drops", [&worker](const httplib::Request&, httplib::Response& res) {
+    std::vector<nat::DropSample> drops;
+    std::vector<nat::FtpActiveSample> ftp;
+    std::uint64_t ftp_total = 0;
+    nat::Time now{};
+    const bool ok = worker.call(
+        [&](datapath::Worker& w) {
+          drops = w.engine().recent_drops();
+          ftp = w.engine().recent_ftp_active();
+          ftp_total = w.engine().ftp_active_commands();
+          now = datapath::monotonic_now();
+        },
+        std::chrono::milliseconds(2000));
+    if (!ok) {
+      res.status = 503;
+      res.set_content(R"({"error":"the datapath did not answer in time"})", "application/json");
+      return;
+    }
+    auto ago = [&](nat::Time t) { return std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count(); };
+    nlohmann::json j;
+    j["drops"] = nlohmann::json::array();
+    for (const auto& d : drops) {
+      j["drops"].push_back({{"ms_ago", ago(d.time)},
+                            {"reason", std::string(nat::name(d.reason))},
+                            {"direction", d.direction == nat::Direction::out ? "out" : "in"},
+                            {"ip_proto", d.ip_proto},
+                            {"src", text(d.src)},
+                            {"dst", text(d.dst)}});
+    }
+    j["ftp_active"]["total"] = ftp_total;
+    j["ftp_active"]["recent"] = nlohmann::json::array();
+    for (const auto& f : ftp) {
+      j["ftp_active"]["recent"].push_back({{"ms_ago", ago(f.time)}, {"client", text(f.client)}, {"server", text(f.server)}});
+    }
+    res.set_content(j.dump(2), "application/json");
+  });
+}
+
+}  // namespace natgw::daemon
