@@ -1,5 +1,7 @@
 #include "doctor/diagnose.hpp"
 
+#include "vnet/network.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -291,6 +293,102 @@ Report diagnose(const Evidence& e) {
          "every public IP was removed (draining), so new connections cannot be translated",
          {num(n) + " connection attempts dropped with reason no_public_ip"},
          {"add a public IP or prefix to gateway.public_ips / public_ip_prefixes and reload"}});
+  }
+
+  // --- Scenarios 3 and 4: the network around the gateway --------------------------------------
+  {
+    std::vector<std::pair<double, std::string>> denied;
+    const std::string prefix = "natgw_security_rule_denied_total{";
+    for (const auto& [k, v] : e.metrics) {
+      if (k.rfind(prefix, 0) == 0 && v > 0) denied.emplace_back(v, k.substr(prefix.size(), k.size() - prefix.size() - 1));
+    }
+    std::sort(denied.rbegin(), denied.rend());
+    if (!denied.empty() || drops(e, "security_rule_denied") > 0) {
+      Finding f{3, "security_rule_denied", "No outbound connectivity: security rules block the traffic", Severity::error,
+                "a security rule on the hosts' subnet denies these flows before they reach the NAT", {}, {}};
+      for (const auto& [n, labels] : denied) f.evidence.push_back(num(n) + " packets denied by " + labels);
+      for (auto& x : drop_examples(e, "security_rule_denied", 5)) f.evidence.push_back("denied " + x);
+      f.fix = {"allow the traffic with a rule of higher priority (a lower number) than the deny rule, or remove the "
+               "deny rule if it is not meant for this traffic",
+               "`natgw explain --from HOST --to DEST:PORT/PROTO` shows the rule that matches a flow"};
+      add(std::move(f));
+    }
+  }
+  if (const double n = drops(e, "route_none"); n > 0) {
+    Finding f{3, "route_none", "No outbound connectivity: a route drops the traffic (next hop none)", Severity::error,
+              "the longest matching route for these destinations has next hop type none", {num(n) + " packets dropped by a route to none"}, {}};
+    for (auto& x : drop_examples(e, "route_none", 5)) f.evidence.push_back("dropped " + x);
+    f.fix = {"remove or narrow the route to none in the subnet's route table", "check with `natgw explain` which route matches"};
+    add(std::move(f));
+  }
+  if (const double n = e.metric("natgw_forwarded_untranslated_packets_total{next_hop_type=\"virtual_appliance\"}") +
+                       e.metric("natgw_forwarded_untranslated_packets_total{next_hop_type=\"virtual_network_gateway\"}");
+      n > 0) {
+    add({4, "forced_tunnelling", "The NAT public IP is not used: traffic is routed to an appliance or VPN", Severity::warning,
+         "a user route sends internet-bound traffic to a virtual appliance or VPN gateway; routes to an appliance "
+         "take precedence over the NAT gateway",
+         {num(n) + " packets forwarded untranslated to an appliance or VPN gateway"},
+         {"remove the 0.0.0.0/0 (or wider) route to the appliance if the NAT gateway should carry internet traffic",
+          "or keep it, knowing the appliance's address is what destinations see"}});
+  }
+  if (e.config && e.config->network) {
+    // explain() on sample flows: what an attached subnet's traffic to the internet meets now.
+    std::shared_ptr<const vnet::Network> model;
+    try {
+      model = e.config->network_model();
+    } catch (const std::exception&) {
+      model = nullptr;
+    }
+    std::set<std::string> dests;
+    if (e.flows.is_object() && e.flows.contains("flows")) {
+      for (const auto& x : e.flows["flows"]) {
+        if (dests.size() < 3) dests.insert(x.value("destination", ""));
+      }
+    }
+    if (dests.empty()) dests.insert("198.51.100.1:443");
+    for (const auto& sub : e.config->gateway.subnets) {
+      if (model == nullptr) break;
+      for (const auto& d : dests) {
+        const auto colon = d.find(':');
+        const auto addr = net::Ipv4::parse(d.substr(0, colon));
+        if (!addr || colon == std::string::npos) continue;
+        const net::FiveTuple t{net::Proto::tcp, {net::Ipv4{sub.address().value() + 1}, 40000},
+                               {*addr, static_cast<std::uint16_t>(std::stoi(d.substr(colon + 1)))}};
+        const vnet::Decision dec = model->decide(t);
+        if (dec.method == vnet::Method::nat_gateway || dec.fate == vnet::Fate::drop) continue;
+        std::string route = dec.route == nullptr ? "no route" : (dec.route->user() ? dec.route->table + "/" + dec.route->name : "system route " + dec.route->name);
+        add({4, "nat_not_used", "The NAT public IP is not used for some of the attached subnets' traffic", Severity::warning,
+             "another path takes precedence over the NAT gateway for this traffic",
+             {std::string(sub.address().text().view()) + "/" + std::to_string(sub.length()) + " -> " + d + ": leaves by " +
+              std::string(vnet::name(dec.method)) + " (" + route + ")"},
+             {"check the route table and the endpoints of the subnet (`natgw explain` shows the decision)",
+              "private endpoints and service endpoints are meant to bypass the NAT: nothing to do for those"}});
+        break;
+      }
+    }
+    const auto& net = *e.config->network;
+    std::vector<std::string> others;
+    for (const auto& i : net.instance_public_ips) {
+      for (const auto& sub : e.config->gateway.subnets) {
+        if (sub.contains(i.host)) others.push_back(std::string(i.host.text().view()) + " has the instance public IP " + std::string(i.public_ip.text().view()));
+      }
+    }
+    for (const auto& lb : net.load_balancer_outbound_rules) {
+      for (const auto& b : lb.backends) {
+        for (const auto& sub : e.config->gateway.subnets) {
+          if (sub.overlaps(b)) others.push_back("load balancer outbound rule " + lb.name + " covers " + std::string(b.address().text().view()) + "/" + std::to_string(b.length()));
+        }
+      }
+    }
+    if (!others.empty()) {
+      add({4, "other_outbound_methods", "Hosts of attached subnets also have another outbound method", Severity::info,
+           "the NAT gateway takes precedence for new connections; flows opened before it was attached keep their old "
+           "method (and its public IP) until they end",
+           others,
+           {"to see the NAT public IP at once, open new connections (restart long-lived clients or disable connection "
+            "reuse for the test)",
+            "remove the instance public IP or the outbound rule if the NAT gateway should be the only way out"}});
+    }
   }
 
   // --- Scenario 6: FTP ----------------------------------------------------------------------

@@ -208,6 +208,45 @@ TEST(Doctor, RetriesWithoutBackoffFromThePerMinuteHistory) {
   EXPECT_TRUE(mentions(*f, "4 consecutive minutes (up to 250 failures a minute)"));
 }
 
+TEST(Doctor, SecurityRulesRoutesAndForcedTunnelling) {
+  const Report r = diagnose(evidence(
+      "natgw_dropped_packets_total{reason=\"security_rule_denied\"} 12\n"
+      "natgw_security_rule_denied_total{security_group=\"nsg-web\",rule=\"deny-http\"} 12\n"
+      "natgw_dropped_packets_total{reason=\"route_none\"} 2\n"
+      "natgw_forwarded_untranslated_packets_total{next_hop_type=\"virtual_appliance\"} 340\n"));
+  const Finding* nsg = find(r, "security_rule_denied");
+  ASSERT_NE(nsg, nullptr) << render_text(r);
+  EXPECT_EQ(nsg->scenario, 3);
+  EXPECT_TRUE(mentions(*nsg, "12 packets denied by security_group=\"nsg-web\",rule=\"deny-http\""));
+  ASSERT_NE(find(r, "route_none"), nullptr);
+  const Finding* tun = find(r, "forced_tunnelling");
+  ASSERT_NE(tun, nullptr);
+  EXPECT_EQ(tun->scenario, 4);
+  EXPECT_TRUE(mentions(*tun, "340 packets forwarded untranslated"));
+}
+
+TEST(Doctor, ExplainsSampleFlowsThroughTheConfiguredNetwork) {
+  const std::string yaml = std::string(kConfig) + R"(
+network:
+  route_tables:
+    - name: rt-app
+      subnets: [10.0.0.0/24]
+      routes:
+        - { name: to-firewall, address_prefix: 0.0.0.0/0, next_hop_type: virtual_appliance, next_hop_address: 10.0.0.5 }
+  instance_public_ips:
+    - { host: 10.0.0.7, public_ip: 198.51.100.50 }
+)";
+  json bundle = {{"natgw_doctor_bundle", 1}, {"config_yaml", yaml}, {"metrics", healthy_metrics()}, {"status", status_with(10)}};
+  const Report r = diagnose(from_bundle(bundle));
+  const Finding* f = find(r, "nat_not_used");
+  ASSERT_NE(f, nullptr) << render_text(r);
+  EXPECT_TRUE(mentions(*f, "leaves by virtual_appliance (rt-app/to-firewall)")) << render_text(r);
+  const Finding* other = find(r, "other_outbound_methods");
+  ASSERT_NE(other, nullptr);
+  EXPECT_TRUE(mentions(*other, "10.0.0.7 has the instance public IP 198.51.100.50"));
+  EXPECT_EQ(other->severity, Severity::info);
+}
+
 TEST(Doctor, BundleRoundTrip) {
   const Evidence e = evidence("natgw_dropped_packets_total{reason=\"smtp_blocked\"} 1\n");
   const Evidence back = from_bundle(to_bundle(e, kConfig));
