@@ -29,7 +29,8 @@ step "vm2 downloads a file over passive FTP"
 "$natgw" lab exec --name "$lab" vm2 -- curl -sS -o /dev/null -w 'FTP %{size_download} bytes\n' ftp://192.0.2.10/test.txt || true
 
 step "the internet tries to reach a VM unsolicited (dropped and counted)"
-"$natgw" lab exec --name "$lab" inet -- bash -c 'exec 3<>/dev/tcp/203.0.113.10/22' 2>/dev/null || echo "connection to 203.0.113.10:22 failed, as it should"
+"$natgw" lab exec --name "$lab" inet -- timeout 3 bash -c 'exec 3<>/dev/tcp/203.0.113.10/22' 2>/dev/null ||
+  echo "connection to 203.0.113.10:22 got no answer, as it should (natgw drops unsolicited inbound packets)"
 
 sleep 2
 step "natgw status (the gateway's API, inside the gateway namespace)"
@@ -37,6 +38,9 @@ step "natgw status (the gateway's API, inside the gateway namespace)"
 
 step "natgw flows"
 "$natgw" lab exec --name "$lab" gw -- "$natgw" flows --limit 10
+
+step "natgw doctor (the troubleshooting guide, run against the gateway)"
+"$natgw" lab exec --name "$lab" gw -- "$natgw" doctor --config "/run/natgw/labs/$lab/natgw.yaml" || true
 
 step "natgw metrics (per minute, as the portal shows them)"
 "$natgw" lab exec --name "$lab" gw -- "$natgw" metrics
