@@ -492,10 +492,8 @@ void Engine::flush_all() noexcept {
       f.wheel_prev = f.wheel_next = kNoSlot;
       if (is_live(f.state())) {
         // Ended by its idle timer long ago; its hold-down is over too.
-        const L4 l4 = l4_of(f.state());
         end_connection(s, is_udp(f.state()) ? FlowState::udp_expired : FlowState::tcp_expired,
                        ConnState::timed_out, f.last_out);
-        (void)l4;
       }
       release(s);
       s = next;
