@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "control/suggest.hpp"
 #include "control/config_draft.hpp"
 #include "control/config_text.hpp"
 
@@ -93,39 +94,7 @@ std::string kind(const YAML::Node& n) {
   return "a single value";
 }
 
-// Levenshtein distance, for "did you mean".
-std::size_t distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
-// The allowed key a misspelt key most likely meant, if any.
-std::optional<std::string_view> suggestion(std::string_view key, Keys keys) {
-  std::optional<std::string_view> best;
-  std::size_t best_distance = 3;  // at most 2 edits
-  for (auto k : keys) {
-    const auto d = distance(key, k);
-    if (d < best_distance) {
-      best = k;
-      best_distance = d;
-    }
-  }
-  if (best) return best;
-  for (auto k : keys) {  // a truncated key: "idle_timeout" for "idle_timeout_minutes"
-    if (key.size() >= 4 && (k.starts_with(key) || key.starts_with(k))) return k;
-  }
-  return std::nullopt;
-}
+using control::suggestion;
 
 struct Entry {
   std::string name;

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <utility>
 
+#include "control/suggest.hpp"
 #include "sim/workload.hpp"
 
 namespace natgw::sim {
@@ -99,37 +100,7 @@ std::string kind(const YAML::Node& n) {
   return "a single value";
 }
 
-std::size_t distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
-std::optional<std::string_view> suggestion(std::string_view key, Keys keys) {
-  std::optional<std::string_view> best;
-  std::size_t best_distance = 3;
-  for (auto k : keys) {
-    const auto d = distance(key, k);
-    if (d < best_distance) {
-      best = k;
-      best_distance = d;
-    }
-  }
-  if (best) return best;
-  for (auto k : keys) {
-    if (key.size() >= 4 && (k.starts_with(key) || key.starts_with(k))) return k;
-  }
-  return std::nullopt;
-}
+using control::suggestion;
 
 // A duration as written in a workload: a number and a unit (ms, s, m, h), e.g. 250ms, 1.5s, 4m;
 // a bare 0 is zero.
