@@ -70,6 +70,16 @@ std::string_view name(Profile p) noexcept {
   return "unknown";
 }
 
+std::string_view name(nat::IpSelection s) noexcept {
+  switch (s) {
+    case nat::IpSelection::per_connection:
+      return "per_connection";
+    case nat::IpSelection::per_host:
+      return "per_host";
+  }
+  return "unknown";
+}
+
 std::string_view name(Backend b) noexcept {
   switch (b) {
     case Backend::af_packet:
@@ -103,6 +113,7 @@ nat::EngineConfig Config::engine() const {
   e.public_ips = gateway.public_addresses();
   e.subnets = gateway.subnets;
   e.timers.tcp_idle = gateway.idle_timeout;
+  e.ip_selection = gateway.public_ip_selection;
   return e;
 }
 
@@ -381,6 +392,7 @@ Config to_config(const Draft& d) {
   for (const auto& f : d.public_ips) c.gateway.public_ips.push_back(f.value);
   for (const auto& f : d.public_ip_prefixes) c.gateway.public_ip_prefixes.push_back(f.value);
   for (const auto& f : d.subnets) c.gateway.subnets.push_back(f.value);
+  c.gateway.public_ip_selection = d.ip_selection;
   const auto iface = [](const InterfaceDraft& i) {
     InterfaceConfig out;
     if (i.name) out.name = i.name->value;
@@ -403,6 +415,7 @@ Draft to_draft(const Config& c) {
   const auto minutes = static_cast<std::int64_t>(c.gateway.idle_timeout.count());
   d.idle_timeout_minutes =
       Field<std::int64_t>{"gateway.idle_timeout_minutes", std::to_string(minutes), {}, minutes};
+  d.ip_selection = c.gateway.public_ip_selection;
   const auto list = [](const auto& values, std::string_view key, auto& out) {
     for (std::size_t i = 0; i < values.size(); ++i) {
       out.push_back({fmt::format("{}[{}]", key, i), text(values[i]), {}, values[i]});

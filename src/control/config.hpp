@@ -35,6 +35,7 @@ enum class Backend : std::uint8_t { af_packet, af_xdp };
 
 [[nodiscard]] std::string_view name(Profile p) noexcept;
 [[nodiscard]] std::string_view name(Backend b) noexcept;
+[[nodiscard]] std::string_view name(nat::IpSelection s) noexcept;
 
 // What a profile allows: the bounds that validation checks against.
 struct ProfileRules {
@@ -53,6 +54,9 @@ struct GatewayConfig {
   std::vector<net::Ipv4> public_ips;
   std::vector<net::Prefix> public_ip_prefixes;  // every address of a prefix is a public IP
   std::vector<net::Prefix> subnets;             // attached subnets: only these are translated
+  // `public_ip_selection`: per_connection (random, the default) or per_host (one IP per inside
+  // host, so passive FTP works with many public IPs).
+  nat::IpSelection public_ip_selection = nat::IpSelection::per_connection;
 
   // Every public address: public_ips in order, then each prefix's addresses in ascending order.
   [[nodiscard]] std::vector<net::Ipv4> public_addresses() const;

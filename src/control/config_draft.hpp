@@ -138,6 +138,7 @@ struct Draft {
   Position gateway_at;
   std::optional<Field<std::string>> name;
   std::optional<Field<std::int64_t>> idle_timeout_minutes;
+  nat::IpSelection ip_selection = nat::IpSelection::per_connection;
   std::vector<Field<net::Ipv4>> public_ips;
   std::vector<Field<net::Prefix>> public_ip_prefixes;
   std::vector<Field<net::Prefix>> subnets;

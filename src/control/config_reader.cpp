@@ -24,8 +24,9 @@ using Keys = std::span<const std::string_view>;
 
 constexpr std::array<std::string_view, 5> kTopKeys = {"profile", "gateway", "interfaces", "api",
                                                      "network"};
-constexpr std::array<std::string_view, 5> kGatewayKeys = {
-    "name", "idle_timeout_minutes", "public_ips", "public_ip_prefixes", "subnets"};
+constexpr std::array<std::string_view, 6> kGatewayKeys = {
+    "name",    "idle_timeout_minutes", "public_ips", "public_ip_prefixes",
+    "subnets", "public_ip_selection"};
 constexpr std::array<std::string_view, 2> kInterfacesKeys = {"inside", "outside"};
 constexpr std::array<std::string_view, 3> kInterfaceKeys = {"name", "backend", "next_hop"};
 constexpr std::array<std::string_view, 1> kApiKeys = {"listen"};
@@ -324,6 +325,20 @@ class Reader {
       draft_.public_entries +=
           read_values(*n, m->path, allowed::public_ip_prefix(rules, draft_.profile),
                       draft_.public_ip_prefixes, parse_prefix);
+    }
+    if (const auto* n = m->find("public_ip_selection")) {
+      if (const auto s = read_scalar(*n, m->path, allowed::ip_selection())) {
+        if (s->text == name(nat::IpSelection::per_connection)) {
+          draft_.ip_selection = nat::IpSelection::per_connection;
+        } else if (s->text == name(nat::IpSelection::per_host)) {
+          draft_.ip_selection = nat::IpSelection::per_host;
+        } else {
+          error(s->key, s->shown,
+                fmt::format("{} is not a public IP selection; allowed: {}", s->shown,
+                            allowed::ip_selection()),
+                s->at);
+        }
+      }
     }
     if (const auto* n = m->find("subnets")) {
       draft_.subnets_at = position(n->key);

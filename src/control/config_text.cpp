@@ -284,6 +284,11 @@ std::string backend() {
   return "af_packet, af_xdp";
 }
 
+std::string ip_selection() {
+  return "per_connection (a random public IP for each connection), per_host (one public IP for "
+         "each inside host)";
+}
+
 std::string next_hop() {
   return "the IPv4 address of the next router, such as 198.51.100.2";
 }

@@ -68,6 +68,7 @@ namespace allowed {
 [[nodiscard]] std::string subnet();
 [[nodiscard]] std::string interface_name();
 [[nodiscard]] std::string backend();
+[[nodiscard]] std::string ip_selection();
 [[nodiscard]] std::string next_hop();
 [[nodiscard]] std::string api_listen();
 // network:

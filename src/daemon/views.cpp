@@ -66,6 +66,7 @@ json status_json(const telemetry::Snapshot& s, const control::Config& c) {
   j["version"] = s.version;
   j["uptime_seconds"] = s.uptime_seconds;
   j["idle_timeout_minutes"] = c.gateway.idle_timeout.count();
+  j["public_ip_selection"] = std::string(control::name(c.gateway.public_ip_selection));
   j["subnets"] = json::array();
   for (const auto& p : c.gateway.subnets) {
     j["subnets"].push_back(text(p.address()) + "/" + std::to_string(p.length()));

@@ -3,6 +3,7 @@
 #include "vnet/network.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -109,8 +110,10 @@ std::vector<std::string> busiest(const Evidence& e, double min_share, double lim
 struct FlowFacts {
   std::size_t total = 0;
   std::map<std::string, std::pair<int, int>> per_destination;  // "dst/proto" -> (live, holddown)
-  // FTP: (inside host, server) -> public addresses seen for control (21) and for data
-  std::map<std::pair<std::string, std::string>, std::pair<std::set<std::string>, std::set<std::string>>> ftp;
+  // FTP: (inside host, server) -> control (21) and data connections, as (ms since the last
+  // packet, public address)
+  using Seen = std::vector<std::pair<double, std::string>>;
+  std::map<std::pair<std::string, std::string>, std::pair<Seen, Seen>> ftp;
 };
 
 FlowFacts flow_facts(const Evidence& e) {
@@ -122,15 +125,19 @@ FlowFacts flow_facts(const Evidence& e) {
     const std::string proto = x.value("protocol", "");
     auto& pd = f.per_destination[dst + "/" + proto];
     (x.value("live", false) ? pd.first : pd.second)++;
-    if (proto == "tcp" && x.value("live", false)) {
+    // FTP: control connections (to port 21) and passive data connections (to a port >= 1024 of
+    // the same server), live or in hold-down: a session that failed a minute ago still shows.
+    const auto colon = dst.rfind(':');
+    const int port = colon == std::string::npos ? 0 : std::atoi(dst.c_str() + colon + 1);
+    if (proto == "tcp" && (port == 21 || port >= 1024)) {
       const std::string inside = x.value("inside", "");
       const std::string host = inside.substr(0, inside.find(':'));
-      const std::string server = dst.substr(0, dst.find(':'));
+      const std::string server = dst.substr(0, colon);
       const std::string pub = x.value("public", "");
       const std::string pub_ip = pub.substr(0, pub.find(':'));
-      const bool control = dst.size() > 3 && dst.substr(dst.size() - 3) == ":21";
+      const double ago = std::min(x.value("last_in_ms_ago", 0.0), x.value("last_out_ms_ago", 0.0));
       auto& entry = f.ftp[{host, server}];
-      (control ? entry.first : entry.second).insert(pub_ip);
+      (port == 21 ? entry.first : entry.second).emplace_back(ago, pub_ip);
     }
   }
   return f;
@@ -414,24 +421,48 @@ Report diagnose(const Evidence& e) {
   const FlowFacts facts = flow_facts(e);
   {
     std::vector<std::string> mixed;
-    for (const auto& [key, pubs] : facts.ftp) {
-      if (pubs.first.empty() || pubs.second.empty()) continue;
-      for (const auto& data_ip : pubs.second) {
-        if (!pubs.first.count(data_ip)) {
-          mixed.push_back(key.first + " -> " + key.second + ": control connection from " + *pubs.first.begin() +
-                          ", a data connection from " + data_ip);
-          break;
+    for (const auto& [key, seen] : facts.ftp) {
+      const auto& [control, data] = seen;
+      if (control.empty() || data.empty()) continue;
+      int n = 0;
+      std::string example;
+      for (const auto& [data_ago, data_ip] : data) {
+        // Its control connection: the one of this host and server whose last packet came soonest
+        // after the data connection's (the control connection outlives its transfers).
+        const std::pair<double, std::string>* own = nullptr;
+        for (const auto& c : control) {
+          if (c.first <= data_ago && (own == nullptr || c.first > own->first)) own = &c;
         }
+        if (own == nullptr || own->second == data_ip) continue;
+        if (n++ == 0) example = "control connection from " + own->second + ", its data connection from " + data_ip;
+      }
+      if (n > 0) {
+        mixed.push_back(key.first + " -> " + key.second + ": " + example + " (" + std::to_string(n) + " of " +
+                        std::to_string(data.size()) + " data connections on another address than their control "
+                        "connection)");
       }
     }
     if (!mixed.empty()) {
+      const bool per_host = e.config && e.config->gateway.public_ip_selection == nat::IpSelection::per_host;
       Finding f{6, "ftp_passive_multiple_ips", "Passive FTP with more than one public IP", Severity::error,
-                "each new connection takes a public IP at random, so an FTP data connection may leave from another "
-                "address than its control connection; servers that check (most do) refuse it",
+                per_host ? "the host's own public IP had no room for a data connection to this server, so it left from "
+                           "another address than its control connection; servers that check (most do) refuse it"
+                         : "each new connection takes a public IP at random, so an FTP data connection may leave from "
+                           "another address than its control connection; servers that check (most do) refuse it",
                 mixed, {}};
-      f.fix = {"give the FTP clients a gateway (or subnet) with a single public IP",
-               "or let the server accept data connections from other addresses (vsftpd: pasv_promiscuous=YES), "
-               "knowing what that allows"};
+      if (e.config) f.evidence.push_back("gateway.public_ip_selection: " + std::string(control::name(e.config->gateway.public_ip_selection)));
+      if (per_host) {
+        f.fix = {"reuse and pool connections to this server, so the host's own public IP keeps room for it",
+                 "give the FTP clients a gateway (or subnet) with a single public IP",
+                 "or let the server accept data connections from other addresses (vsftpd: pasv_promiscuous=YES), "
+                 "knowing what that allows"};
+      } else {
+        f.fix = {"set gateway.public_ip_selection: per_host, so every connection of an inside host leaves from one "
+                 "public IP (natgw's option beyond the reference; a reload applies it to new connections)",
+                 "or give the FTP clients a gateway (or subnet) with a single public IP",
+                 "or let the server accept data connections from other addresses (vsftpd: pasv_promiscuous=YES), "
+                 "knowing what that allows"};
+      }
       add(std::move(f));
     }
   }

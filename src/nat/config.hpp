@@ -33,12 +33,24 @@ struct Limits {
   std::uint32_t holddown_reserve = 0;
 };
 
+// How a new connection's public IP is chosen.
+enum class IpSelection : std::uint8_t {
+  // Uniformly random among the IPs with room for the destination (Azure's behaviour).
+  per_connection,
+  // Each inside host has one public IP (highest-random-weight hashing of its address over the IPs
+  // in service, so adding or draining an IP moves only the hosts it gains or loses); another IP
+  // is used only when the host's IP has no room for the destination. Keeps a passive FTP data
+  // connection on its control connection's IP.
+  per_host,
+};
+
 struct EngineConfig {
   std::vector<net::Ipv4> public_ips;  // at most kMaxPublicIps
   std::vector<net::Prefix> subnets;   // sources translated; anything else is dropped
   Timers timers;
   Limits limits;
   bool block_smtp = true;             // outbound TCP to port 25
+  IpSelection ip_selection = IpSelection::per_connection;
   std::uint64_t seed = 1;             // randomness is an input: same seed, same choices
 };
 

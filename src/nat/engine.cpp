@@ -987,6 +987,22 @@ std::uint16_t Engine::pick_port(std::size_t idx, std::uint32_t dst, std::uint16_
   return 0;
 }
 
+std::size_t Engine::host_ip(std::uint32_t inside_addr, const std::uint8_t* candidates,
+                            std::size_t n) const noexcept {
+  // Highest random weight of (host, public address): stable per host and per address, so a
+  // change of the IPs in service moves only the hosts whose winner came or went.
+  std::size_t best = 0;
+  std::uint64_t best_weight = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::uint64_t w = mix(inside_addr, pubs_[candidates[k]].addr.value(), 0x686F7374ull);
+    if (k == 0 || w > best_weight) {
+      best = k;
+      best_weight = w;
+    }
+  }
+  return best;
+}
+
 bool Engine::try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) noexcept {
   const net::PacketView& v = p.v;
   if (live_total_ >= config_.limits.max_connections) {
@@ -1009,9 +1025,17 @@ bool Engine::try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) n
     return false;
   }
   const std::uint32_t dst = v.dst.value();
+  std::size_t first_random = 0;
+  if (config_.ip_selection == IpSelection::per_host && n > 1) {
+    std::swap(order[0], order[host_ip(v.src.value(), order.data(), n)]);
+    first_random = 1;
+  }
   bool port_shortage = false;
   for (std::size_t k = 0; k < n; ++k) {
-    const std::size_t j = k + static_cast<std::size_t>((std::uint64_t{random32()} * (n - k)) >> 32);
+    const std::size_t j =
+        k < first_random
+            ? k
+            : k + static_cast<std::size_t>((std::uint64_t{random32()} * (n - k)) >> 32);
     std::swap(order[k], order[j]);
     const std::size_t idx = order[k];
     if (const Dest* d = find_dest(idx, dst, v.dport, l4)) {
@@ -1293,11 +1317,18 @@ NewConnectionOutlook Engine::would_open(const net::FiveTuple& t) const {
     o.refused = DropReason::flow_table_full;
     return o;
   }
-  bool any_accepting = false;
-  bool port_shortage = false;
+  std::array<std::uint8_t, kMaxPublicIps> accepting;
+  std::size_t n = 0;
   for (std::size_t i = 0; i < pub_count_; ++i) {
-    if (!pubs_[i].accepting) continue;
-    any_accepting = true;
+    if (pubs_[i].accepting) accepting[n++] = static_cast<std::uint8_t>(i);
+  }
+  const std::size_t own =
+      config_.ip_selection == IpSelection::per_host && n > 0
+          ? accepting[host_ip(t.src.addr.value(), accepting.data(), n)]
+          : pub_count_;
+  bool port_shortage = false;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = accepting[k];
     DestinationLoad load{pubs_[i].addr, l4, t.dst, 0, 0};
     if (const Dest* d = find_dest(i, t.dst.addr.value(), t.dst.port, l4)) {
       load.live = d->live;
@@ -1308,9 +1339,14 @@ NewConnectionOutlook Engine::would_open(const net::FiveTuple& t) const {
         continue;
       }
     }
-    o.room.push_back(load);
+    if (i == own) {
+      o.room.insert(o.room.begin(), load);
+      o.host_ip_first = true;
+    } else {
+      o.room.push_back(load);
+    }
   }
-  if (!any_accepting) {
+  if (n == 0) {
     o.refused = DropReason::no_public_ip;
   } else if (o.room.empty()) {
     o.refused = port_shortage ? DropReason::snat_exhausted : DropReason::connection_limit;

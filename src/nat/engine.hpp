@@ -107,6 +107,9 @@ struct DestinationLoad {
 struct NewConnectionOutlook {
   std::optional<DropReason> refused;
   std::vector<DestinationLoad> room;  // the accepting public IPs with room, in table order
+  // IpSelection::per_host and the host's own public IP has room: it is room[0], and the others
+  // are used only when it has none.
+  bool host_ip_first = false;
 };
 
 // A flow as carried across a restart (Engine::save_flows / restore_flows). Times are ages at
@@ -229,6 +232,9 @@ class Engine {
   struct Prepared;
 
   void prepare(Prepared& p, Packet& pkt, Direction dir) const noexcept;
+  // Position in candidates[0..n) (indices of accepting public IPs) of inside_addr's own IP.
+  [[nodiscard]] std::size_t host_ip(std::uint32_t inside_addr, const std::uint8_t* candidates,
+                                    std::size_t n) const noexcept;
   Verdict process(Prepared& p, Direction dir) noexcept;
   Verdict outbound(Prepared& p) noexcept;
   Verdict inbound(Prepared& p) noexcept;

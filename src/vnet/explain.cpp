@@ -210,7 +210,8 @@ void summarise(Explanation& e) {
         s = "translated by the NAT gateway: leaves as " + text(*e.public_endpoint);
       } else {
         s = "a new connection would be translated by the NAT gateway, leaving from " +
-            (e.room.size() == 1
+            (e.host_ip_first ? text(e.room.front().public_ip) + " (the host's own public IP)"
+             : e.room.size() == 1
                  ? text(e.room.front().public_ip)
                  : "one of " + std::to_string(e.room.size()) + " public IPs with room, at random");
       }
@@ -353,6 +354,7 @@ Explanation explain_live(const Network* network, const nat::Engine& engine, cons
       engine_refused(e, *o.refused);
     } else {
       e.room = o.room;
+      e.host_ip_first = o.host_ip_first;
       for (const auto& r : o.room) e.public_ips.push_back(r.public_ip);
     }
   }
@@ -472,6 +474,7 @@ nlohmann::json to_json(const Explanation& e) {
                     {"limit", e.per_destination_limit}});
   }
   engine["room"] = room;
+  engine["host_ip_first"] = e.host_ip_first;
   j["engine"] = engine;
   j["notes"] = e.notes;
   j["summary"] = e.summary;

@@ -74,6 +74,7 @@ struct Explanation {
   std::optional<nat::FlowInfo> existing_flow;  // live: the flow this 5-tuple already has
   std::optional<net::Endpoint> public_endpoint;  // translated: what the flow leaves as
   std::vector<nat::DestinationLoad> room;        // live, new connection: public IPs with room
+  bool host_ip_first = false;  // room[0] is the host's own public IP (per_host selection)
   std::uint32_t per_destination_limit = 0;
 
   std::vector<std::string> notes;

@@ -46,16 +46,27 @@ TEST(ConfigYaml, UnknownTopLevelKeyListsAllowedKeys) {
                       "interfaces, api, network (did you mean gateway?)");
 }
 
+TEST(ConfigYaml, PublicIpSelection) {
+  const auto r = parse_config(Doc{}.gateway_extra("  public_ip_selection: per_host\n").text());
+  ASSERT_TRUE(r.ok()) << dump(r.errors());
+  EXPECT_EQ(r.config().engine().ip_selection, nat::IpSelection::per_host);
+  EXPECT_CONFIG_ERROR(only_error(Doc{}.gateway_extra("  public_ip_selection: sticky\n").text()),
+                      "gateway.public_ip_selection", "sticky",
+                      "gateway.public_ip_selection: sticky is not a public IP selection; allowed: "
+                      "per_connection (a random public IP for each connection), per_host (one "
+                      "public IP for each inside host)");
+}
+
 TEST(ConfigYaml, UnknownKeyInGatewaySuggestsTheClosest) {
   EXPECT_CONFIG_ERROR(only_error(Doc{}.gateway_extra("  public_ip: [203.0.113.11]\n").text()),
                       "gateway.public_ip", "public_ip",
                       "gateway.public_ip: public_ip is not a key of gateway; allowed: name, "
-                      "idle_timeout_minutes, public_ips, public_ip_prefixes, subnets (did you "
+                      "idle_timeout_minutes, public_ips, public_ip_prefixes, subnets, public_ip_selection (did you "
                       "mean public_ips?)");
   EXPECT_CONFIG_ERROR(only_error(Doc{}.gateway_extra("  idle_timeout: 4\n").text()),
                       "gateway.idle_timeout", "idle_timeout",
                       "gateway.idle_timeout: idle_timeout is not a key of gateway; allowed: name, "
-                      "idle_timeout_minutes, public_ips, public_ip_prefixes, subnets (did you "
+                      "idle_timeout_minutes, public_ips, public_ip_prefixes, subnets, public_ip_selection (did you "
                       "mean idle_timeout_minutes?)");
 }
 
@@ -96,7 +107,7 @@ TEST(ConfigYaml, MissingRequiredSections) {
   ASSERT_EQ(errors.size(), 2u) << dump(errors);
   EXPECT_CONFIG_ERROR(errors[0], "gateway", "",
                       "gateway: missing (required); allowed: a map with keys name, "
-                      "idle_timeout_minutes, public_ips, public_ip_prefixes, subnets");
+                      "idle_timeout_minutes, public_ips, public_ip_prefixes, subnets, public_ip_selection");
   EXPECT_CONFIG_ERROR(errors[1], "interfaces", "",
                       "interfaces: missing (required); allowed: a map with keys inside, outside");
 }

@@ -27,6 +27,7 @@ Config full_config() {
   c.gateway.public_ips = {Ipv4{203, 0, 113, 10}, Ipv4{203, 0, 113, 11}};
   c.gateway.public_ip_prefixes = {Prefix{Ipv4{198, 51, 100, 16}, 30}};
   c.gateway.subnets = {Prefix{Ipv4{10, 1, 0, 0}, 16}, Prefix{Ipv4{192, 168, 7, 0}, 24}};
+  c.gateway.public_ip_selection = nat::IpSelection::per_host;
   c.interfaces.inside = {"ens5", Backend::af_xdp, Ipv4{10, 1, 0, 1}};
   c.interfaces.outside = {"ens6", Backend::af_packet, Ipv4{198, 51, 100, 1}};
   c.api.listen = {Ipv4{0, 0, 0, 0}, 8080};
@@ -84,6 +85,8 @@ TEST(Config, DefaultsForOptionalKeys) {
   EXPECT_FALSE(c.interfaces.inside.next_hop.has_value());
   EXPECT_EQ(c.api.listen, (net::Endpoint{Ipv4{127, 0, 0, 1}, 9490}));
   EXPECT_EQ(c.engine().timers.tcp_idle, std::chrono::minutes(4));
+  EXPECT_EQ(c.gateway.public_ip_selection, nat::IpSelection::per_connection);
+  EXPECT_EQ(c.engine().ip_selection, nat::IpSelection::per_connection);
 }
 
 TEST(Config, ExampleFileIsValid) {

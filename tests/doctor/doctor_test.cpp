@@ -152,16 +152,33 @@ TEST(Doctor, InvalidConfigurationIsReportedWithEveryError) {
 TEST(Doctor, ActiveFtpAndPassiveFtpOverTwoAddresses) {
   Evidence e = evidence();
   e.drops["ftp_active"] = {{"total", 2}, {"recent", json::array({{{"client", "10.0.0.7:40100"}, {"server", "192.0.2.10:21"}}})}};
-  e.flows = {{"total", 2},
-             {"flows", json::array({{{"protocol", "tcp"}, {"live", true}, {"inside", "10.0.0.8:40200"}, {"public", "203.0.113.10:5000"}, {"destination", "192.0.2.10:21"}},
-                                    {{"protocol", "tcp"}, {"live", true}, {"inside", "10.0.0.8:40201"}, {"public", "203.0.113.11:6000"}, {"destination", "192.0.2.10:30004"}}})}};
+  // Three sessions of 10.0.0.8, one after another, on both addresses; the second one's data
+  // connection left from another address than its control connection. An HTTP connection to the
+  // same server (port 80) is not FTP.
+  const auto flow = [](const char* pub, const char* dst, double ago) {
+    return json{{"protocol", "tcp"}, {"live", false}, {"inside", "10.0.0.8:40200"}, {"public", pub},
+                {"destination", dst}, {"last_in_ms_ago", ago}, {"last_out_ms_ago", ago}};
+  };
+  e.flows = {{"total", 7},
+             {"flows", json::array({flow("203.0.113.10:5000", "192.0.2.10:21", 5000), flow("203.0.113.10:5001", "192.0.2.10:30001", 5010),
+                                    flow("203.0.113.11:6000", "192.0.2.10:21", 3000), flow("203.0.113.10:5002", "192.0.2.10:30002", 3010),
+                                    flow("203.0.113.10:5003", "192.0.2.10:21", 1000), flow("203.0.113.10:5004", "192.0.2.10:30003", 1005),
+                                    flow("203.0.113.11:6001", "192.0.2.10:80", 900)})}};
   const Report r = diagnose(e);
   const Finding* active = find(r, "ftp_active");
   ASSERT_NE(active, nullptr);
   EXPECT_TRUE(mentions(*active, "10.0.0.7 asked 192.0.2.10:21 to connect back"));
   const Finding* passive = find(r, "ftp_passive_multiple_ips");
   ASSERT_NE(passive, nullptr) << render_text(r);
-  EXPECT_TRUE(mentions(*passive, "control connection from 203.0.113.10, a data connection from 203.0.113.11"));
+  EXPECT_TRUE(mentions(*passive, "10.0.0.8 -> 192.0.2.10: control connection from 203.0.113.11, its data connection "
+                                 "from 203.0.113.10 (1 of 3 data connections"))
+      << render_text(r);
+  EXPECT_NE(passive->fix.front().find("public_ip_selection: per_host"), std::string::npos);
+
+  // Without the second session nothing is reported: the HTTP connection on the other address is
+  // not FTP.
+  e.flows["flows"].erase(e.flows["flows"].begin() + 2, e.flows["flows"].begin() + 4);
+  EXPECT_EQ(find(diagnose(e), "ftp_passive_multiple_ips"), nullptr);
 }
 
 TEST(Doctor, Port25AndFragments) {

@@ -10,7 +10,7 @@
 #include <set>
 #include <thread>
 
-#include "support/shell.hpp"
+#include "support/lab.hpp"
 
 namespace natgw::test {
 namespace {
@@ -19,68 +19,8 @@ using namespace std::chrono_literals;
 
 const std::string kBin = NATGW_BIN;
 
-class Lab {
- public:
-  Lab(const std::string& tag, int public_ips) : name_(tag + std::to_string(::getpid() % 100000)) {
-    const Ran up = sh(kBin + " lab up --name " + name_ + " --vms 2 --public-ips " + std::to_string(public_ips));
-    ok_ = up.rc == 0;
-    log_ = up.out;
-  }
-  ~Lab() { sh(kBin + " lab down --name " + name_); }
-  Lab(const Lab&) = delete;
-  Lab& operator=(const Lab&) = delete;
-
-  [[nodiscard]] bool ok() const { return ok_; }
-  [[nodiscard]] const std::string& log() const { return log_; }
-  [[nodiscard]] const std::string& name() const { return name_; }
-  Ran exec(const std::string& where, const std::string& cmd) const {
-    return sh(kBin + " lab exec --name " + name_ + " " + where + " -- " + cmd);
-  }
-  std::map<std::string, double> metrics() const {
-    const Ran r = exec("gw", kBin + " metrics --prometheus");
-    EXPECT_EQ(r.rc, 0) << r.out;
-    return parse_prometheus(r.out);
-  }
-  [[nodiscard]] std::string config_path() const { return "/run/natgw/labs/" + name_ + "/natgw.yaml"; }
-  // Signals the gateway daemon of this lab only (other processes are named natgw too).
-  Ran signal_gateway(const std::string& sig) const {
-    return sh("for p in $(ip netns pids " + name_ + "-gw); do [ \"$(cat /proc/$p/comm)\" = natgw ] && kill -" + sig +
-              " $p && echo signalled $p; done | grep -q signalled");
-  }
-  std::string read_config() const {
-    std::ifstream in(config_path());
-    std::stringstream buf;
-    buf << in.rdbuf();
-    return buf.str();
-  }
-  void write_config(const std::string& text) const { std::ofstream(config_path()) << text; }
-  [[nodiscard]] std::string dir() const { return "/run/natgw/labs/" + name_; }
-  // Stops the lab's gateway (SIGTERM: it saves its flows) and waits until it has exited.
-  bool stop_gateway() const {
-    if (signal_gateway("TERM").rc != 0) return false;
-    for (int i = 0; i < 100; ++i) {
-      if (sh("for p in $(ip netns pids " + name_ + "-gw); do cat /proc/$p/comm; done | grep -qx natgw").rc != 0) return true;
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
-  }
-  // Starts a gateway the way the lab does, and waits until its API answers.
-  bool start_gateway() const {
-    sh("setsid ip netns exec " + name_ + "-gw " + kBin + " run --config " + config_path() + " --state-file " + dir() +
-       "/flows.state >>" + dir() + "/natgw.log 2>&1 < /dev/null &");
-    for (int i = 0; i < 100; ++i) {
-      if (exec("gw", kBin + " status --json").rc == 0) return true;
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
-  }
-  bool restart_gateway() const { return stop_gateway() && start_gateway(); }
-  [[nodiscard]] std::string gateway_log() const { return sh("cat " + dir() + "/natgw.log").out; }
-
- private:
-  std::string name_;
-  bool ok_ = false;
-  std::string log_;
+struct Lab : LabUnderTest {
+  Lab(const std::string& tag, int public_ips) : LabUnderTest(kBin, tag, 2, public_ips) {}
 };
 
 bool can_run() { return is_root() && have("ip") && have("nginx") && have("curl") && have("hping3"); }

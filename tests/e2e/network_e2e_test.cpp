@@ -10,7 +10,8 @@
 #include <sstream>
 #include <thread>
 
-#include "support/shell.hpp"
+#include "support/doctor_json.hpp"
+#include "support/lab.hpp"
 
 namespace natgw::test {
 namespace {
@@ -19,78 +20,10 @@ using namespace std::chrono_literals;
 
 const std::string kBin = NATGW_BIN;
 
-class NetworkLab {
- public:
-  NetworkLab() : name_("e2n" + std::to_string(::getpid() % 100000)) {
-    const Ran up = sh(kBin + " lab up --name " + name_ + " --vms 2 --public-ips 1");
-    ok_ = up.rc == 0;
-    log_ = up.out;
-    if (ok_) original_ = read(config_path());
-  }
-  ~NetworkLab() { sh(kBin + " lab down --name " + name_); }
-  NetworkLab(const NetworkLab&) = delete;
-  NetworkLab& operator=(const NetworkLab&) = delete;
-
-  [[nodiscard]] bool ok() const { return ok_; }
-  [[nodiscard]] const std::string& log() const { return log_; }
-  Ran exec(const std::string& where, const std::string& cmd) const {
-    return sh(kBin + " lab exec --name " + name_ + " " + where + " -- " + cmd);
-  }
-  std::map<std::string, double> metrics() const {
-    const Ran r = exec("gw", kBin + " metrics --prometheus");
-    EXPECT_EQ(r.rc, 0) << r.out;
-    return parse_prometheus(r.out);
-  }
-  [[nodiscard]] std::string config_path() const {
-    return "/run/natgw/labs/" + name_ + "/natgw.yaml";
-  }
-  // The lab's config with `network` appended, validated, written, and the gateway reloaded
-  // (only this lab's daemon: other processes are named natgw too).
-  ::testing::AssertionResult apply(const std::string& network) const {
-    const std::string text = original_ + network;
-    std::ofstream(config_path()) << text;
-    const Ran valid = sh(kBin + " validate --config " + config_path());
-    if (valid.rc != 0) return ::testing::AssertionFailure() << valid.out;
-    return reload();
-  }
-  ::testing::AssertionResult restore() const {
-    std::ofstream(config_path()) << original_;
-    return reload();
-  }
+struct NetworkLab : LabUnderTest {
+  NetworkLab() : LabUnderTest(kBin, "e2n", 2, 1) {}
   // `natgw explain` against the running gateway.
-  Ran explain(const std::string& args) const { return exec("gw", kBin + " explain " + args); }
-
- private:
-  ::testing::AssertionResult reload() const {
-    // The reload is done when the gateway's log has one more "reloaded" (or "reload refused").
-    const std::string log = "/run/natgw/labs/" + name_ + "/natgw.log";
-    const auto count = [&] { return sh("grep -c 'reloaded \\|reload refused' " + log).out; };
-    const std::string before = count();
-    const Ran sig = sh("for p in $(ip netns pids " + name_ +
-                       "-gw); do [ \"$(cat /proc/$p/comm)\" = natgw ] && kill -HUP $p && echo "
-                       "signalled; done | grep -q signalled");
-    if (sig.rc != 0) return ::testing::AssertionFailure() << "no gateway to signal";
-    for (int i = 0; i < 50; ++i) {
-      std::this_thread::sleep_for(100ms);
-      if (count() == before) continue;
-      const Ran last = sh("grep 'reloaded \\|reload refused' " + log + " | tail -n 1");
-      if (last.out.find("reload refused") != std::string::npos)
-        return ::testing::AssertionFailure() << last.out;
-      return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure() << "the gateway did not reload within 5 s";
-  }
-  static std::string read(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream buf;
-    buf << in.rdbuf();
-    return buf.str();
-  }
-
-  std::string name_;
-  bool ok_ = false;
-  std::string log_;
-  std::string original_;
+  Ran explain(const std::string& args) const { return natgw("explain " + args); }
 };
 
 bool can_run() {
@@ -175,6 +108,17 @@ TEST_F(Network, SecurityRuleDeniesHttpAndCountsItByRule) {
   const Ran ok = lab_->explain("--from 10.0.0.11 --to 192.0.2.10:443/tcp --json");
   EXPECT_NE(ok.out.find("\"fate\": \"translate\""), std::string::npos) << ok.out;
   EXPECT_NE(ok.out.find("\"public_ip\": \"203.0.113.10\""), std::string::npos) << ok.out;
+
+  // The doctor names the scenario, the rule, the numbers and the host.
+  const auto report = doctor_report(*lab_);
+  const auto f = finding(report, "security_rule_denied");
+  ASSERT_FALSE(f.empty()) << report.dump(2);
+  EXPECT_EQ(f["scenario"], 3);
+  EXPECT_NE(evidence_with(f, "packets denied by security_group=\"nsg-e2e\",rule=\"deny-http\""), "")
+      << f.dump(2);
+  EXPECT_NE(evidence_with(f, "denied 10.0.0.11:"), "") << f.dump(2);
+  EXPECT_NE(evidence_with(f, "-> 192.0.2.10:80"), "") << f.dump(2);
+  EXPECT_EQ(report["healthy"], false);
 }
 
 TEST_F(Network, AConnectionOpenBeforeTheRuleKeepsItsFate) {
@@ -215,6 +159,11 @@ TEST_F(Network, RouteNoneForAPrefix) {
   EXPECT_NE(why.out.find("fate      dropped: route_none by rt-e2e/no-dot-11 192.0.2.11/32 -> none"),
             std::string::npos)
       << why.out;
+  const auto report = doctor_report(*lab_);
+  const auto f = finding(report, "route_none");
+  ASSERT_FALSE(f.empty()) << report.dump(2);
+  EXPECT_NE(evidence_with(f, "packets dropped by a route to none"), "") << f.dump(2);
+  EXPECT_NE(evidence_with(f, "-> 192.0.2.11:7"), "") << f.dump(2);
 }
 
 TEST_F(Network, DefaultRouteToAnApplianceTakesTrafficAwayFromTheNat) {
@@ -256,6 +205,13 @@ TEST_F(Network, DefaultRouteToAnApplianceTakesTrafficAwayFromTheNat) {
   EXPECT_NE(why.out.find("forwarded untranslated to the virtual appliance 10.0.0.12"),
             std::string::npos)
       << why.out;
+  // While the route is in place: forced tunnelling, from the counters.
+  const auto report = doctor_report(*lab_);
+  const auto f = finding(report, "forced_tunnelling");
+  ASSERT_FALSE(f.empty()) << report.dump(2);
+  EXPECT_EQ(f["scenario"], 4);
+  EXPECT_NE(evidence_with(f, "packets forwarded untranslated to an appliance or VPN gateway"), "")
+      << f.dump(2);
 }
 
 TEST_F(Network, ExplainFromTheConfigFileNeedsNoGateway) {

@@ -238,6 +238,100 @@ TEST(Translate, AnAddressWithoutRoomForTheDestinationIsNotChosen) {
   EXPECT_EQ(h.udp_out({kHostA, 20000}, {kServer, 53}).verdict.reason, DropReason::connection_limit);
 }
 
+TEST(Translate, PerHostSelectionKeepsEachHostOnOnePublicIpAndSpreadsHosts) {
+  std::vector<Ipv4> pubs;
+  for (std::uint8_t i = 0; i < 4; ++i) pubs.push_back(Ipv4{203, 0, 113, static_cast<std::uint8_t>(10 + i)});
+  auto c = small_config(pubs);
+  c.subnets = {*net::Prefix::parse("10.0.0.0/16")};
+  c.ip_selection = nat::IpSelection::per_host;
+  Harness h(c);
+  std::map<Ipv4, Ipv4> host_ip;  // inside host -> the one public IP it was seen with
+  std::map<Ipv4, int> hosts_per_ip;
+  for (std::uint32_t host = 0; host < 400; ++host) {
+    const Ipv4 inside{10, 0, static_cast<std::uint8_t>(1 + host / 200), static_cast<std::uint8_t>(1 + host % 200)};
+    for (std::uint16_t i = 0; i < 10; ++i) {
+      // Different destinations and ports: the control and data connections of passive FTP.
+      const Ipv4 dst = i % 2 == 0 ? kServer : kServer2;
+      const Result r = h.tcp_out({inside, static_cast<std::uint16_t>(20000 + i)},
+                                 {dst, static_cast<std::uint16_t>(i == 0 ? 21 : 30000 + i)}, net::kTcpSyn);
+      ASSERT_TRUE(r.forwarded());
+      const auto [it, first] = host_ip.emplace(inside, r.src());
+      if (first) ++hosts_per_ip[r.src()];
+      EXPECT_EQ(it->second, r.src()) << "host " << inside.text().view() << " changed public IP";
+    }
+  }
+  ASSERT_EQ(hosts_per_ip.size(), 4u);
+  for (const auto& [ip, n] : hosts_per_ip) {
+    EXPECT_GT(n, 60) << ip.text().view();  // 100 expected
+    EXPECT_LT(n, 140) << ip.text().view();
+  }
+}
+
+TEST(Translate, PerHostSelectionUsesAnotherIpOnlyWhenTheHostsIpIsFull) {
+  auto c = small_config({kPub1, kPub2});
+  c.limits.per_destination = 10;
+  c.ip_selection = nat::IpSelection::per_host;
+  Harness h(c);
+  std::map<Ipv4, int> per_ip;
+  Ipv4 own{};
+  for (std::uint16_t i = 0; i < 20; ++i) {
+    const Result r = h.udp_out({kHostA, static_cast<std::uint16_t>(10000 + i)}, {kServer, 53});
+    ASSERT_TRUE(r.forwarded()) << i;
+    if (i == 0) own = r.src();
+    if (i < 10) {
+      EXPECT_EQ(r.src(), own) << "the host's own IP has room: " << i;
+    }
+    ++per_ip[r.src()];
+  }
+  EXPECT_EQ(per_ip[kPub1], 10);
+  EXPECT_EQ(per_ip[kPub2], 10);
+  // Another destination: back on the host's own IP.
+  EXPECT_EQ(h.udp_out({kHostA, 10000}, {kServer2, 53}).src(), own);
+  EXPECT_EQ(h.udp_out({kHostA, 20000}, {kServer, 53}).verdict.reason, DropReason::connection_limit);
+}
+
+TEST(Translate, PerHostSelectionMovesOnlyTheHostsOfAnAddedOrDrainedIp) {
+  std::vector<Ipv4> three;
+  for (std::uint8_t i = 0; i < 3; ++i) three.push_back(Ipv4{203, 0, 113, static_cast<std::uint8_t>(10 + i)});
+  auto four = three;
+  four.push_back(Ipv4{203, 0, 113, 13});
+  const auto ip_of_hosts = [](const std::vector<Ipv4>& pubs) {
+    auto c = small_config(pubs);
+    c.ip_selection = nat::IpSelection::per_host;
+    Harness h(c);
+    std::map<std::uint8_t, Ipv4> out;
+    for (std::uint8_t host = 1; host < 201; ++host) {
+      out[host] = h.udp_out({Ipv4{10, 0, 0, host}, 4000}, {kServer, 53}).src();
+    }
+    return out;
+  };
+  const auto before = ip_of_hosts(three);
+  const auto after = ip_of_hosts(four);
+  int moved = 0;
+  for (const auto& [host, ip] : before) {
+    if (after.at(host) != ip) {
+      ++moved;
+      EXPECT_EQ(after.at(host), four.back()) << "a host moved to an IP other than the new one";
+    }
+  }
+  EXPECT_GT(moved, 25);  // 50 expected: a quarter of the hosts move to the new address
+  EXPECT_LT(moved, 75);
+}
+
+TEST(Translate, WouldOpenNamesTheHostsOwnIpFirst) {
+  auto c = small_config({kPub1, kPub2});
+  c.ip_selection = nat::IpSelection::per_host;
+  Harness h(c);
+  const Ipv4 own = h.udp_out({kHostA, 4000}, {kServer, 53}).src();
+  const auto o = h.engine.would_open({net::Proto::tcp, {kHostA, 4001}, {kServer2, 80}});
+  ASSERT_FALSE(o.refused);
+  ASSERT_EQ(o.room.size(), 2u);
+  EXPECT_TRUE(o.host_ip_first);
+  EXPECT_EQ(o.room.front().public_ip, own);
+  Harness random(small_config({kPub1, kPub2}));
+  EXPECT_FALSE(random.engine.would_open({net::Proto::tcp, {kHostA, 4001}, {kServer2, 80}}).host_ip_first);
+}
+
 TEST(Translate, PortsComeFromTheConfiguredRangeAtRandom) {
   Harness h;
   std::set<std::uint16_t> ports;
