@@ -96,6 +96,7 @@ install(CODE [==[
 # --- Documentation and the monitoring kit.
 set(_natgw_doc ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${_natgw_doc})
+install(FILES ${_natgw_deploy}/debian/copyright DESTINATION ${_natgw_doc})
 install(FILES ${_natgw_deploy}/README.md DESTINATION ${_natgw_doc} RENAME README.deploy.md)
 if(EXISTS ${PROJECT_SOURCE_DIR}/src/control/README.md)
   install(FILES ${PROJECT_SOURCE_DIR}/src/control/README.md DESTINATION ${_natgw_doc} RENAME configuration.md)

@@ -106,6 +106,8 @@ ok "natgw validate --config /etc/natgw/natgw.yaml"
 dpkg-query -W -f='${Conffiles}\n' natgw | grep -q "^ /etc/natgw/natgw.yaml " ||
   fail "/etc/natgw/natgw.yaml is not a conffile"
 ok "/etc/natgw/natgw.yaml is a conffile"
+grep -q "^License: Apache-2.0" /usr/share/doc/natgw/copyright || fail "no licence in /usr/share/doc/natgw/copyright"
+ok "/usr/share/doc/natgw/copyright names the licence"
 unit=/usr/lib/systemd/system/natgw.service
 for f in "$unit" /usr/share/man/man1/natgw.1.gz /usr/share/doc/natgw/README.md \
   /usr/share/doc/natgw/README.deploy.md /usr/share/doc/natgw/examples/natgw.yaml \
