@@ -31,6 +31,7 @@ enum class Action : std::uint8_t {
   forward,  // rewritten in place; send out of the other interface
   reply,    // overwritten with an answer (a TCP RST) of `len` bytes; send back where it came from
   drop,     // not sent; `reason` says why
+  hairpin,  // translated out and back in (behaviour.hairpinning): send out of the inside interface
 };
 
 struct Verdict {
@@ -79,6 +80,7 @@ struct PublicIp {
   bool accepting = true;  // false while draining after removal from the config
   std::array<std::uint32_t, kL4Count> live{};      // connections using this address now
   std::array<std::uint32_t, kL4Count> holddown{};  // ports of ended connections in hold-down
+  std::array<std::uint32_t, kL4Count> mappings{};  // endpoint-independent mappings on it
 };
 
 struct FlowInfo {
@@ -227,11 +229,39 @@ class Engine {
  private:
   struct Dest;
   struct Prepared;
+  struct MapRec;
+  struct HostRec;
+  struct FragRec;
 
   void prepare(Prepared& p, Packet& pkt, Direction dir) const noexcept;
   Verdict process(Prepared& p, Direction dir) noexcept;
   Verdict outbound(Prepared& p) noexcept;
   Verdict inbound(Prepared& p) noexcept;
+  Verdict outbound_flow(Prepared& p, L4 l4, bool attached) noexcept;
+  Verdict inbound_flow(Prepared& p, L4 l4) noexcept;
+  // Profiles beyond azure (nat/README.md "Profiles").
+  Verdict inbound_open(Prepared& p, L4 l4) noexcept;
+  Verdict hairpin(Prepared& p, std::size_t idx) noexcept;
+  Verdict later_fragment(net::PacketView& v, Direction dir) noexcept;
+  void note_fragment(std::uint32_t src, std::uint32_t dst, std::uint16_t id, Direction dir,
+                     std::uint32_t new_addr) noexcept;
+  bool eim_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) noexcept;
+  SlotIndex install(std::uint32_t in_addr, std::uint16_t in_port, std::uint32_t dst,
+                    std::uint16_t dport, std::size_t idx, std::uint16_t port, L4 l4,
+                    FlowState state) noexcept;
+  [[nodiscard]] bool eim(L4 l4) const noexcept { return eim_ && l4 != L4::icmp; }
+  MapRec* map_find_in(L4 l4, std::uint32_t in_addr, std::uint16_t in_port) const noexcept;
+  MapRec* map_find_out(L4 l4, std::size_t idx, std::uint16_t port) const noexcept;
+  MapRec* map_add(L4 l4, std::uint32_t in_addr, std::uint16_t in_port, std::size_t idx,
+                  std::uint16_t port) noexcept;
+  void map_unref(const Flow& f, bool was_live, bool ends) noexcept;
+  HostRec* host_find(L4 l4, std::uint32_t addr) const noexcept;
+  bool host_take(L4 l4, std::uint32_t addr, bool enforce_pool) noexcept;
+  void host_give(L4 l4, std::uint32_t addr) noexcept;
+  [[nodiscard]] bool port_blocked(std::uint16_t port) const noexcept {
+    return (blocked_[port >> 6] >> (port & 63)) & 1;
+  }
+  void apply_behaviour(const Behaviour& b);
   Verdict outbound_icmp_error(net::PacketView& v) noexcept;
   Verdict inbound_icmp_error(net::PacketView& v, std::size_t idx) noexcept;
   Verdict new_connection(Prepared& p, L4 l4, SlotIndex superseded) noexcept;
@@ -242,7 +272,7 @@ class Engine {
                  L4 l4) noexcept;
   Verdict forward_out(net::PacketView& v, Flow& f, L4 l4) noexcept;
   Verdict forward_in(net::PacketView& v, Flow& f, L4 l4) noexcept;
-  Verdict late_segment(net::PacketView& v) noexcept;
+  Verdict late_segment(net::PacketView& v, Direction dir) noexcept;
   Verdict pass(net::PacketView& v) noexcept;
   Verdict drop(DropReason r) noexcept;
   void note_ftp_command(const net::PacketView& v) noexcept;
@@ -342,6 +372,34 @@ class Engine {
   std::uint64_t rng_state_ = 0;
   std::uint64_t hash_seed_ = 0;
   AdmissionPolicy* admission_ = nullptr;  // the network in front of the NAT, if any
+
+  // Profiles beyond azure (nat/README.md "Profiles"); tables sized at construction, empty when
+  // the behaviour does not use them.
+  std::uint32_t tcp_closing_ms_ = 0, icmp_idle_ms_ = 0, hold_icmp_ms_ = 0;
+  bool udp_each_direction_ = true;
+  bool eim_ = false;         // endpoint-independent mapping
+  bool eif_ = false;         // endpoint-independent filtering
+  bool icmp_echo_ = false;
+  bool udp_fragments_ = false;
+  bool hairpin_ = false;
+  bool any_blocked_ = false;
+  LateRst late_rst_ = LateRst::sender;
+  std::uint32_t host_min_ = 0, host_max_ = 0;
+  std::array<std::uint64_t, 1024> blocked_{};  // destination ports, one bit each
+  std::size_t map_capacity_ = 0;
+  std::size_t map_hwm_ = 1;
+  std::uint32_t free_maps_ = 0;
+  std::uint64_t map_mask_ = 0;
+  Table<MapRec> maps_;
+  Table<std::uint32_t> map_in_;   // buckets by (proto, inside addr:port)
+  Table<std::uint32_t> map_out_;  // buckets by (proto, public IP index, public port)
+  std::size_t host_hwm_ = 1;
+  std::uint32_t free_hosts_ = 0;
+  Table<HostRec> hosts_;
+  Table<std::uint32_t> host_buckets_;
+  std::array<std::uint64_t, kL4Count> reserved_{};  // ports promised to hosts, per protocol
+  Table<FragRec> frags_;
+  std::uint64_t frag_mask_ = 0;
 };
 
 }  // namespace natgw::nat

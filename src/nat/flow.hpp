@@ -30,11 +30,25 @@ enum class FlowState : std::uint8_t {
   udp_new,         // no reply yet
   udp_replied,     // at least one packet from the outside
   udp_expired,     // idle timeout: hold-down
+  // ICMP echo (behaviour.icmp_echo); the identifier is the port
+  icmp_new,        // echo request seen, no reply yet
+  icmp_replied,    // at least one echo reply
+  icmp_expired,    // idle timeout: hold-down
+  // TCP, live: a SYN from the outside to an endpoint-independent mapping (endpoint-independent
+  // filtering); established when the inside host answers it
+  tcp_syn_in,
 };
-inline constexpr int kFlowStateCount = 12;
+inline constexpr int kFlowStateCount = 16;
 
-[[nodiscard]] constexpr bool is_udp(FlowState s) noexcept { return s >= FlowState::udp_new; }
-[[nodiscard]] constexpr L4 l4_of(FlowState s) noexcept { return is_udp(s) ? L4::udp : L4::tcp; }
+[[nodiscard]] constexpr bool is_udp(FlowState s) noexcept {
+  return s >= FlowState::udp_new && s <= FlowState::udp_expired;
+}
+[[nodiscard]] constexpr bool is_icmp(FlowState s) noexcept {
+  return s >= FlowState::icmp_new && s <= FlowState::icmp_expired;
+}
+[[nodiscard]] constexpr L4 l4_of(FlowState s) noexcept {
+  return is_udp(s) ? L4::udp : is_icmp(s) ? L4::icmp : L4::tcp;
+}
 [[nodiscard]] constexpr bool is_live(FlowState s) noexcept {
   switch (s) {
     case FlowState::tcp_syn_sent:
@@ -44,6 +58,9 @@ inline constexpr int kFlowStateCount = 12;
     case FlowState::tcp_fin_in:
     case FlowState::udp_new:
     case FlowState::udp_replied:
+    case FlowState::icmp_new:
+    case FlowState::icmp_replied:
+    case FlowState::tcp_syn_in:
       return true;
     default:
       return false;
@@ -53,13 +70,15 @@ inline constexpr int kFlowStateCount = 12;
   return s != FlowState::free && !is_live(s);
 }
 [[nodiscard]] constexpr bool is_half_open(FlowState s) noexcept {
-  return s == FlowState::tcp_syn_sent || s == FlowState::tcp_syn_acked;
+  return s == FlowState::tcp_syn_sent || s == FlowState::tcp_syn_acked ||
+         s == FlowState::tcp_syn_in;
 }
 
 [[nodiscard]] constexpr std::string_view name(FlowState s) noexcept {
   constexpr std::string_view names[kFlowStateCount] = {
       "free",   "syn_sent", "syn_acked", "established", "fin_out", "fin_in",
-      "closed", "reset",    "expired",   "new",         "replied", "expired"};
+      "closed", "reset",    "expired",   "new",         "replied", "expired",
+      "new",    "replied",  "expired",   "syn_in"};
   return names[static_cast<int>(s)];
 }
 

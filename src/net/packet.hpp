@@ -35,7 +35,8 @@ struct PacketView {
   std::uint8_t ihl = 0;            // IPv4 header length in bytes
   std::uint8_t proto = 0;          // IP protocol number
   std::uint8_t ttl = 0;
-  bool fragment = false;           // MF set or offset > 0: transport fields are not parsed
+  bool fragment = false;           // MF set or offset > 0: transport fields are not parsed ...
+  bool first_fragment = false;     // ... except for a UDP first fragment (offset 0): its ports are
   Ipv4 src;
   Ipv4 dst;
   // TCP/UDP: ports. ICMP: type and code.
@@ -45,7 +46,8 @@ struct PacketView {
   std::uint8_t icmp_type = 0;
   std::uint8_t icmp_code = 0;
   // ICMP error (destination unreachable, time exceeded, parameter problem) that quotes the
-  // header of a TCP or UDP packet. `inner_*` describe the quoted packet.
+  // header of a TCP or UDP packet or an ICMP echo (whose identifier is both inner ports).
+  // `inner_*` describe the quoted packet.
   bool icmp_error = false;
   std::uint8_t inner_ihl = 0;
   std::uint8_t inner_proto = 0;
