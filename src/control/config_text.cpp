@@ -241,7 +241,7 @@ std::optional<std::string_view> special_use(const net::Prefix& p) {
 namespace allowed {
 
 std::string profile() {
-  return "azure (profiles aws, gcp and custom come in a later version)";
+  return "azure, aws, gcp, rfc or custom";
 }
 
 std::string gateway_name() {
