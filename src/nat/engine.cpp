@@ -1492,9 +1492,32 @@ bool Engine::eim_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) n
         return false;
       }
     }
-    if (!port_free(idx, m->public_port, dst, v.dport, l4)) {
-      why = DropReason::endpoint_independence_conflict;
-      return false;
+    const SlotIndex held = find_out(hash_out(idx, m->public_port, dst, v.dport, l4), idx,
+                                    m->public_port, dst, v.dport, l4);
+    if (held != kNoSlot && !(due(slots_[held]) && expire_if_due(held))) {
+      // An ended connection of this very inside endpoint to this destination (the mapping's
+      // port is no one else's). Closed by FIN, it sits out TIME_WAIT: GCP's conflict. Ended
+      // otherwise (idle, RST), it is revived in place: the same mapping, the same destination.
+      if (slots_[held].state() == FlowState::tcp_closed || is_live(slots_[held].state())) {
+        why = DropReason::endpoint_independence_conflict;
+        return false;
+      }
+      Flow& f = slots_[held];
+      const auto pi = static_cast<std::size_t>(l4);
+      --counters_.holddown[pi];
+      --pubs_[idx].holddown[pi];
+      ++counters_.active[pi];
+      ++pubs_[idx].live[pi];
+      ++live_total_;
+      if (Dest* d = find_dest(idx, dst, v.dport, l4)) ++d->live;
+      f.set_state(l4 == L4::tcp ? FlowState::tcp_syn_sent : FlowState::udp_new);
+      f.last_out = f.last_in = now32_;
+      if (!f.in2out_linked()) link_in2out(held);
+      wheel_unlink(held);
+      wheel_insert(held);
+      ++m->live;
+      out = held;
+      return true;
     }
     out = install(src, v.sport, dst, v.dport, idx, m->public_port, l4,
                   l4 == L4::tcp ? FlowState::tcp_syn_sent : FlowState::udp_new);
@@ -1833,6 +1856,25 @@ NewConnectionOutlook Engine::would_open(const net::FiveTuple& t) const {
   if (l4 == L4::tcp && config_.block_smtp && t.dst.port == 25) {
     o.refused = DropReason::smtp_blocked;
     return o;
+  }
+  if (any_blocked_ && port_blocked(t.dst.port)) {
+    o.refused = DropReason::port_blocked;
+    return o;
+  }
+  if (eim(l4)) {
+    // Endpoint-independent mapping: an inside endpoint with a mapping has one choice.
+    if (const MapRec* m = map_find_in(l4, t.src.addr.value(), t.src.port)) {
+      const SlotIndex held =
+          find_out(hash_out(m->public_idx, m->public_port, t.dst.addr.value(), t.dst.port, l4),
+                   m->public_idx, m->public_port, t.dst.addr.value(), t.dst.port, l4);
+      if (held != kNoSlot && !due(slots_[held]) &&
+          (slots_[held].state() == FlowState::tcp_closed || is_live(slots_[held].state()))) {
+        o.refused = DropReason::endpoint_independence_conflict;
+        return o;
+      }
+      o.room.push_back(DestinationLoad{pubs_[m->public_idx].addr, l4, t.dst, 0, 0});
+      return o;
+    }
   }
   if (live_total_ >= config_.limits.max_connections) {
     o.refused = DropReason::connection_limit;

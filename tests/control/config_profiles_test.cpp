@@ -117,6 +117,16 @@ TEST(ConfigProfiles, CustomTakesEveryKnob) {
   EXPECT_TRUE(validate(r.config()).empty()) << dump(validate(r.config()));
 }
 
+TEST(ConfigProfiles, CustomExampleFileIsValid) {
+  const auto r = load_config(NATGW_CUSTOM_EXAMPLE);
+  ASSERT_TRUE(r.ok()) << dump(r.errors());
+  ASSERT_TRUE(r.config().knobs.has_value());
+  const auto e = r.config().engine();
+  EXPECT_EQ(e.behaviour.filtering, nat::Filtering::endpoint_independent);
+  EXPECT_EQ(e.timers.tcp_idle, 30min);
+  EXPECT_NO_THROW(nat::Engine{e});
+}
+
 TEST(ConfigProfiles, CustomWithoutEngineSectionIsAzureBehaviour) {
   const auto e = engine_of(doc("custom"));
   EXPECT_EQ(e.limits.per_destination, 50'000u);

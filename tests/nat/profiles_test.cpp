@@ -231,6 +231,23 @@ TEST(Profiles, GcpTimeWaitHoldsTheMappingAndReconnectingSoonerIsAConflict) {
   EXPECT_EQ(later.source(), pub);
 }
 
+TEST(Profiles, GcpRevivesAnIdleUdpFlowOnItsMappingRightAway) {
+  Harness h(with(nat::gcp_profile()));
+  const Result first = h.udp_out(kA, kDns);
+  ASSERT_TRUE(first.forwarded());
+  h.advance(31s);  // idle: the flow is in hold-down for its destination
+  ASSERT_EQ(h.active(L4::udp), 0u);
+  ASSERT_EQ(h.holddown(L4::udp), 1u);
+  const Result again = h.udp_out(kA, kDns);
+  ASSERT_TRUE(again.forwarded()) << nat::name(again.verdict.reason);
+  EXPECT_EQ(again.source(), first.source());
+  EXPECT_EQ(h.active(L4::udp), 1u);
+  EXPECT_EQ(h.holddown(L4::udp), 0u);
+  EXPECT_TRUE(h.udp_in(kDns, first.source()).forwarded());
+  h.advance(31s + 65s);
+  EXPECT_EQ(h.engine.slots_in_use(), 0u);
+}
+
 TEST(Profiles, GcpPortAllowancePerHostDoublesUpToItsMaximum) {
   nat::EngineConfig c = with(nat::gcp_profile());
   c.limits.port_min = 2000;
