@@ -237,8 +237,9 @@ class Engine {
   Verdict process(Prepared& p, Direction dir) noexcept;
   Verdict outbound(Prepared& p) noexcept;
   Verdict inbound(Prepared& p) noexcept;
-  Verdict outbound_flow(Prepared& p, L4 l4, bool attached) noexcept;
-  Verdict inbound_flow(Prepared& p, L4 l4) noexcept;
+  // Inlined into outbound() / inbound(): the common case of every packet.
+  [[gnu::always_inline]] inline Verdict outbound_flow(Prepared& p, L4 l4, bool attached) noexcept;
+  [[gnu::always_inline]] inline Verdict inbound_flow(Prepared& p, L4 l4) noexcept;
   // Profiles beyond azure (nat/README.md "Profiles").
   Verdict inbound_open(Prepared& p, L4 l4) noexcept;
   Verdict hairpin(Prepared& p, std::size_t idx) noexcept;
@@ -336,6 +337,18 @@ class Engine {
   std::uint32_t tcp_idle_ms_ = 0, half_open_ms_ = 0, udp_idle_ms_ = 0;
   std::uint32_t hold_fin_ms_ = 0, hold_rst_ms_ = 0, hold_udp_ms_ = 0, hold_idle_ms_ = 0;
   std::uint32_t port_range_ = 0;
+  // Profiles beyond azure (nat/README.md "Profiles"): read on the packet path, so kept here
+  // with the other timers rather than with their tables at the end.
+  std::uint32_t tcp_closing_ms_ = 0, icmp_idle_ms_ = 0, hold_icmp_ms_ = 0;
+  bool udp_each_direction_ = true;
+  bool eim_ = false;  // endpoint-independent mapping
+  bool eif_ = false;  // endpoint-independent filtering
+  bool icmp_echo_ = false;
+  bool udp_fragments_ = false;
+  bool hairpin_ = false;
+  bool any_blocked_ = false;
+  LateRst late_rst_ = LateRst::sender;
+  std::uint32_t host_min_ = 0, host_max_ = 0;
 
   std::size_t capacity_ = 0;      // flow slots, index 1..capacity_
   std::size_t slots_in_use_ = 0;
@@ -375,16 +388,6 @@ class Engine {
 
   // Profiles beyond azure (nat/README.md "Profiles"); tables sized at construction, empty when
   // the behaviour does not use them.
-  std::uint32_t tcp_closing_ms_ = 0, icmp_idle_ms_ = 0, hold_icmp_ms_ = 0;
-  bool udp_each_direction_ = true;
-  bool eim_ = false;         // endpoint-independent mapping
-  bool eif_ = false;         // endpoint-independent filtering
-  bool icmp_echo_ = false;
-  bool udp_fragments_ = false;
-  bool hairpin_ = false;
-  bool any_blocked_ = false;
-  LateRst late_rst_ = LateRst::sender;
-  std::uint32_t host_min_ = 0, host_max_ = 0;
   std::array<std::uint64_t, 1024> blocked_{};  // destination ports, one bit each
   std::size_t map_capacity_ = 0;
   std::size_t map_hwm_ = 1;

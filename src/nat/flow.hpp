@@ -46,8 +46,13 @@ inline constexpr int kFlowStateCount = 16;
 [[nodiscard]] constexpr bool is_icmp(FlowState s) noexcept {
   return s >= FlowState::icmp_new && s <= FlowState::icmp_expired;
 }
+// A table rather than two range checks: flow lookups compare it for every slot of a chain.
+inline constexpr L4 kL4OfState[kFlowStateCount] = {
+    L4::tcp, L4::tcp, L4::tcp,  L4::tcp,  L4::tcp,  L4::tcp,  L4::tcp, L4::tcp,
+    L4::tcp, L4::udp, L4::udp,  L4::udp,  L4::icmp, L4::icmp, L4::icmp, L4::tcp};
+static_assert(kFlowStateCount == 16, "l4_of indexes a table of 16 states");
 [[nodiscard]] constexpr L4 l4_of(FlowState s) noexcept {
-  return is_udp(s) ? L4::udp : is_icmp(s) ? L4::icmp : L4::tcp;
+  return kL4OfState[static_cast<int>(s) & (kFlowStateCount - 1)];
 }
 [[nodiscard]] constexpr bool is_live(FlowState s) noexcept {
   switch (s) {

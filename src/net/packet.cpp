@@ -60,17 +60,6 @@ void rewrite(PacketView& v, std::size_t addr_off, std::size_t port_off, Ipv4 add
   store32(ip + addr_off, new_addr);
   store16(ip + 10, csum_replace32(load16(ip + 10), old_addr, new_addr));
 
-  if (!v.fragment && v.is_icmp() &&
-      (v.icmp_type == kIcmpEchoRequest || v.icmp_type == kIcmpEchoReply)) {
-    // ICMP echo: the identifier is the port, both ways; the ICMP checksum has no pseudo-header.
-    std::uint8_t* l4 = v.l4();
-    const std::uint16_t old_id = load16(l4 + 4);
-    std::uint16_t new_id;
-    put_be16(reinterpret_cast<std::uint8_t*>(&new_id), port);
-    store16(l4 + 4, new_id);
-    store16(l4 + 2, csum_replace16(load16(l4 + 2), old_id, new_id));
-    return;
-  }
   if ((!v.fragment || v.first_fragment) && (v.is_tcp() || v.is_udp())) {
     std::uint8_t* l4 = v.l4();
     const std::uint16_t old_port = load16(l4 + port_off);
@@ -79,6 +68,15 @@ void rewrite(PacketView& v, std::size_t addr_off, std::size_t port_off, Ipv4 add
     store16(l4 + port_off, new_port);
     fix_l4_checksum(l4 + l4_checksum_offset(v.proto), v.is_udp(), old_addr, new_addr, old_port,
                     new_port);
+  } else if (!v.fragment && v.is_icmp() &&
+             (v.icmp_type == kIcmpEchoRequest || v.icmp_type == kIcmpEchoReply)) {
+    // ICMP echo: the identifier is the port, both ways; the ICMP checksum has no pseudo-header.
+    std::uint8_t* l4 = v.l4();
+    const std::uint16_t old_id = load16(l4 + 4);
+    std::uint16_t new_id;
+    put_be16(reinterpret_cast<std::uint8_t*>(&new_id), port);
+    store16(l4 + 4, new_id);
+    store16(l4 + 2, csum_replace16(load16(l4 + 2), old_id, new_id));
   }
 }
 
