@@ -475,7 +475,8 @@ Config to_config(const Draft& d) {
   if (d.engine.present) {
     EngineKnobs k;
     for (const auto& f : d.engine.values) {
-      if (const KnobSpec* spec = find_knob(std::string_view{f.key}.substr(7))) spec->set(k, f.value);
+      if (const KnobSpec* spec = find_knob(std::string_view{f.key}.substr(7)))
+        spec->set(k, f.value);
     }
     for (const auto& f : d.engine.blocked_ports) {
       k.blocked_ports.push_back(static_cast<std::uint16_t>(f.value));
@@ -525,12 +526,13 @@ Draft to_draft(const Config& c) {
     d.engine.present = true;
     for (const KnobSpec& k : knob_specs()) {
       const std::int64_t v = k.get(*c.knobs);
-      const bool word = !k.choices.empty() && v >= 0 && static_cast<std::size_t>(v) < k.choices.size();
-      d.engine.values.push_back({fmt::format("engine.{}", k.name),
-                                 word ? std::string{k.choices[static_cast<std::size_t>(v)]}
-                                      : std::to_string(v),
-                                 {},
-                                 v});
+      const bool word =
+          !k.choices.empty() && v >= 0 && static_cast<std::size_t>(v) < k.choices.size();
+      d.engine.values.push_back(
+          {fmt::format("engine.{}", k.name),
+           word ? std::string{k.choices[static_cast<std::size_t>(v)]} : std::to_string(v),
+           {},
+           v});
     }
     d.engine.blocked_ports_given = !c.knobs->blocked_ports.empty();
     for (std::size_t i = 0; i < c.knobs->blocked_ports.size(); ++i) {

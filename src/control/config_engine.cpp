@@ -23,56 +23,74 @@ constexpr std::array<std::string_view, 2> kUdpRefresh = {"each_direction", "any_
 constexpr std::int64_t kMaxIdleSeconds = 7200;
 constexpr std::int64_t kMaxHolddownSeconds = 600;
 
-#define NATGW_INT_KNOB(knob, lo, hi, unit_text)                                                  \
-  KnobSpec {                                                                                     \
-    #knob, {}, lo, hi, unit_text, [](const EngineKnobs& k) -> std::int64_t { return k.knob; },    \
-        [](EngineKnobs& k, std::int64_t v) { k.knob = static_cast<std::uint32_t>(v); }             \
-  }
-#define NATGW_BOOL_KNOB(knob)                                                                    \
-  KnobSpec {                                                                                     \
-    #knob, kBool, 0, 1, "", [](const EngineKnobs& k) -> std::int64_t { return k.knob ? 1 : 0; },  \
-        [](EngineKnobs& k, std::int64_t v) { k.knob = v != 0; }                                    \
-  }
-#define NATGW_ENUM_KNOB(knob, words, type)                                                       \
-  KnobSpec {                                                                                     \
-    #knob, words, 0, static_cast<std::int64_t>(words.size()) - 1, "",                             \
-        [](const EngineKnobs& k) -> std::int64_t { return static_cast<std::int64_t>(k.knob); },   \
-        [](EngineKnobs& k, std::int64_t v) { k.knob = static_cast<type>(v); }                      \
-  }
+template <auto Member>
+KnobSpec int_knob(std::string_view name, std::int64_t lo, std::int64_t hi, std::string_view unit) {
+  return {name,
+          {},
+          lo,
+          hi,
+          unit,
+          [](const EngineKnobs& k) -> std::int64_t { return k.*Member; },
+          [](EngineKnobs& k, std::int64_t v) { k.*Member = static_cast<std::uint32_t>(v); }};
+}
+
+template <auto Member>
+KnobSpec bool_knob(std::string_view name) {
+  return {name,
+          kBool,
+          0,
+          1,
+          "",
+          [](const EngineKnobs& k) -> std::int64_t { return k.*Member ? 1 : 0; },
+          [](EngineKnobs& k, std::int64_t v) { k.*Member = v != 0; }};
+}
+
+// An enumeration whose values are the indices of `words`.
+template <auto Member, class Enum, std::size_t N>
+KnobSpec enum_knob(std::string_view name, const std::array<std::string_view, N>& words) {
+  return {name,
+          words,
+          0,
+          static_cast<std::int64_t>(N) - 1,
+          "",
+          [](const EngineKnobs& k) -> std::int64_t { return static_cast<std::int64_t>(k.*Member); },
+          [](EngineKnobs& k, std::int64_t v) { k.*Member = static_cast<Enum>(v); }};
+}
+
+using K = EngineKnobs;
 
 const std::array kKnobs = {
-    NATGW_ENUM_KNOB(mapping, kMapping, nat::Mapping),
-    NATGW_ENUM_KNOB(filtering, kFiltering, nat::Filtering),
-    NATGW_BOOL_KNOB(icmp_echo),
-    NATGW_BOOL_KNOB(udp_fragments),
-    NATGW_INT_KNOB(fragment_table, 16, 1 << 20, "entries, a power of two"),
-    NATGW_BOOL_KNOB(hairpinning),
-    NATGW_ENUM_KNOB(late_rst, kLateRst, nat::LateRst),
-    NATGW_BOOL_KNOB(block_smtp),
-    NATGW_INT_KNOB(max_public_ips, 1, static_cast<std::int64_t>(nat::kMaxPublicIps), "addresses"),
-    NATGW_INT_KNOB(connections_per_destination, 1, 65535, "per public IP"),
-    NATGW_INT_KNOB(max_connections, 1, 16 * 1024 * 1024, "per gateway"),
-    NATGW_INT_KNOB(port_min, 1, 65535, "the first SNAT port"),
-    NATGW_INT_KNOB(port_max, 1, 65535, "the last SNAT port"),
-    NATGW_INT_KNOB(ports_per_host_min, 0, 65536, "0: no per-host allowance"),
-    NATGW_INT_KNOB(ports_per_host_max, 0, 65536, "at least ports_per_host_min"),
+    enum_knob<&K::mapping, nat::Mapping>("mapping", kMapping),
+    enum_knob<&K::filtering, nat::Filtering>("filtering", kFiltering),
+    bool_knob<&K::icmp_echo>("icmp_echo"),
+    bool_knob<&K::udp_fragments>("udp_fragments"),
+    int_knob<&K::fragment_table>("fragment_table", 16, 1 << 20, "entries, a power of two"),
+    bool_knob<&K::hairpinning>("hairpinning"),
+    enum_knob<&K::late_rst, nat::LateRst>("late_rst", kLateRst),
+    bool_knob<&K::block_smtp>("block_smtp"),
+    int_knob<&K::max_public_ips>("max_public_ips", 1, static_cast<std::int64_t>(nat::kMaxPublicIps),
+                                 "addresses"),
+    int_knob<&K::connections_per_destination>("connections_per_destination", 1, 65535,
+                                              "per public IP"),
+    int_knob<&K::max_connections>("max_connections", 1, 16 * 1024 * 1024, "per gateway"),
+    int_knob<&K::port_min>("port_min", 1, 65535, "the first SNAT port"),
+    int_knob<&K::port_max>("port_max", 1, 65535, "the last SNAT port"),
+    int_knob<&K::ports_per_host_min>("ports_per_host_min", 0, 65536, "0: no per-host allowance"),
+    int_knob<&K::ports_per_host_max>("ports_per_host_max", 0, 65536, "at least ports_per_host_min"),
     KnobSpec{"udp_refresh", kUdpRefresh, 0, 1, "",
-             [](const EngineKnobs& k) -> std::int64_t { return k.udp_refresh_each_direction ? 0 : 1; },
-             [](EngineKnobs& k, std::int64_t v) { k.udp_refresh_each_direction = v == 0; }},
-    NATGW_INT_KNOB(tcp_half_open_seconds, 1, kMaxIdleSeconds, "seconds"),
-    NATGW_INT_KNOB(tcp_closing_seconds, 0, kMaxIdleSeconds, "seconds; 0: the TCP idle timeout"),
-    NATGW_INT_KNOB(udp_idle_seconds, 1, kMaxIdleSeconds, "seconds"),
-    NATGW_INT_KNOB(icmp_idle_seconds, 1, kMaxIdleSeconds, "seconds"),
-    NATGW_INT_KNOB(holddown_fin_seconds, 1, kMaxHolddownSeconds, "seconds"),
-    NATGW_INT_KNOB(holddown_rst_seconds, 1, kMaxHolddownSeconds, "seconds"),
-    NATGW_INT_KNOB(holddown_udp_seconds, 1, kMaxHolddownSeconds, "seconds"),
-    NATGW_INT_KNOB(holddown_idle_seconds, 1, kMaxHolddownSeconds, "seconds"),
-    NATGW_INT_KNOB(holddown_icmp_seconds, 1, kMaxHolddownSeconds, "seconds"),
+             [](const K& k) -> std::int64_t { return k.udp_refresh_each_direction ? 0 : 1; },
+             [](K& k, std::int64_t v) { k.udp_refresh_each_direction = v == 0; }},
+    int_knob<&K::tcp_half_open_seconds>("tcp_half_open_seconds", 1, kMaxIdleSeconds, "seconds"),
+    int_knob<&K::tcp_closing_seconds>("tcp_closing_seconds", 0, kMaxIdleSeconds,
+                                      "seconds; 0: the TCP idle timeout"),
+    int_knob<&K::udp_idle_seconds>("udp_idle_seconds", 1, kMaxIdleSeconds, "seconds"),
+    int_knob<&K::icmp_idle_seconds>("icmp_idle_seconds", 1, kMaxIdleSeconds, "seconds"),
+    int_knob<&K::holddown_fin_seconds>("holddown_fin_seconds", 1, kMaxHolddownSeconds, "seconds"),
+    int_knob<&K::holddown_rst_seconds>("holddown_rst_seconds", 1, kMaxHolddownSeconds, "seconds"),
+    int_knob<&K::holddown_udp_seconds>("holddown_udp_seconds", 1, kMaxHolddownSeconds, "seconds"),
+    int_knob<&K::holddown_idle_seconds>("holddown_idle_seconds", 1, kMaxHolddownSeconds, "seconds"),
+    int_knob<&K::holddown_icmp_seconds>("holddown_icmp_seconds", 1, kMaxHolddownSeconds, "seconds"),
 };
-
-#undef NATGW_INT_KNOB
-#undef NATGW_BOOL_KNOB
-#undef NATGW_ENUM_KNOB
 
 const std::vector<std::string_view>& keys() {
   static const std::vector<std::string_view> k = [] {
@@ -86,15 +104,19 @@ const std::vector<std::string_view>& keys() {
 
 }  // namespace
 
-std::span<const KnobSpec> knob_specs() { return kKnobs; }
+std::span<const KnobSpec> knob_specs() {
+  return kKnobs;
+}
 
 const KnobSpec* find_knob(std::string_view name) {
-  const auto it = std::find_if(kKnobs.begin(), kKnobs.end(),
-                               [&](const KnobSpec& k) { return k.name == name; });
+  const auto it =
+      std::find_if(kKnobs.begin(), kKnobs.end(), [&](const KnobSpec& k) { return k.name == name; });
   return it == kKnobs.end() ? nullptr : &*it;
 }
 
-std::span<const std::string_view> engine_keys() { return keys(); }
+std::span<const std::string_view> engine_keys() {
+  return keys();
+}
 
 std::string knob_allowed(const KnobSpec& k) {
   if (!k.choices.empty()) {
@@ -108,6 +130,8 @@ std::string knob_allowed(const KnobSpec& k) {
   return fmt::format("{}..{} ({})", k.min, k.max, k.unit);
 }
 
-std::string blocked_port_allowed() { return "a destination port 1..65535 (TCP and UDP)"; }
+std::string blocked_port_allowed() {
+  return "a destination port 1..65535 (TCP and UDP)";
+}
 
 }  // namespace natgw::control::detail

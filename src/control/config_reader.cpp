@@ -25,8 +25,8 @@ using Keys = std::span<const std::string_view>;
 constexpr std::array<std::string_view, 5> kTopKeys = {"profile", "gateway", "interfaces", "api",
                                                      "network"};
 // With profile custom, the engine knobs too.
-constexpr std::array<std::string_view, 6> kTopKeysCustom = {"profile",    "gateway", "interfaces",
-                                                           "api",        "network", "engine"};
+constexpr std::array<std::string_view, 6> kTopKeysCustom = {"profile", "gateway", "interfaces",
+                                                            "api",     "network", "engine"};
 constexpr std::array<std::string_view, 5> kGatewayKeys = {
     "name", "idle_timeout_minutes", "public_ips", "public_ip_prefixes", "subnets"};
 constexpr std::array<std::string_view, 2> kInterfacesKeys = {"inside", "outside"};
@@ -319,7 +319,8 @@ class Reader {
       if (entry.name == "blocked_ports") {
         draft_.engine.blocked_ports_given = true;
         bool bad_shape = false;
-        for (const auto& [key, node] : read_list(entry, m->path, blocked_port_allowed(), bad_shape)) {
+        for (const auto& [key, node] :
+             read_list(entry, m->path, blocked_port_allowed(), bad_shape)) {
           if (auto f = read_integer(Entry{key, node, node}, "", blocked_port_allowed())) {
             f->key = key;
             draft_.engine.blocked_ports.push_back(std::move(*f));

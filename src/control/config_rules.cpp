@@ -53,8 +53,8 @@ class Rules {
   Rules(const Draft& d, std::vector<ConfigError>& errors)
       : d_(d), errors_(errors), rules_(rules_of(d.profile)) {
     if (d.profile == Profile::custom) {
-      if (const auto* f = knob("max_public_ips"); f && f->value >= 1 &&
-                                                  f->value <= static_cast<std::int64_t>(nat::kMaxPublicIps)) {
+      if (const auto* f = knob("max_public_ips");
+          f && f->value >= 1 && f->value <= static_cast<std::int64_t>(nat::kMaxPublicIps)) {
         rules_.max_public_ips = static_cast<std::size_t>(f->value);
       }
     }
@@ -125,7 +125,8 @@ class Rules {
       if (k == nullptr || !k->choices.empty()) continue;
       if (f.value < k->min || f.value > k->max) {
         error(f, fmt::format("{} is out of range; allowed: {}", f.text, knob_allowed(*k)));
-      } else if (k->name == "fragment_table" && !std::has_single_bit(static_cast<std::uint64_t>(f.value))) {
+      } else if (k->name == "fragment_table" &&
+                 !std::has_single_bit(static_cast<std::uint64_t>(f.value))) {
         error(f, fmt::format("{} is not a power of two; allowed: {}", f.text, knob_allowed(*k)));
       }
     }
@@ -137,7 +138,8 @@ class Rules {
     constexpr auto eim = static_cast<std::int64_t>(nat::Mapping::endpoint_independent);
     const bool mapping_eim = knob_value("mapping") == eim;
     if (const auto* f = knob("filtering");
-        f && f->value == static_cast<std::int64_t>(nat::Filtering::endpoint_independent) && !mapping_eim) {
+        f && f->value == static_cast<std::int64_t>(nat::Filtering::endpoint_independent) &&
+        !mapping_eim) {
       error(*f, fmt::format("{} needs engine.mapping endpoint_independent (a public IP:port must "
                             "belong to one inside host); allowed: endpoint_dependent, or "
                             "mapping: endpoint_independent",

@@ -282,7 +282,8 @@ void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept
       }
       mac->write(frame);
       my_mac.write(frame + 6);
-      if (capture_ != nullptr) tap(i, now, CapturePoint::inside_rx, CapturePoint::inside_tx, v, frame, len);
+      if (capture_ != nullptr)
+        tap(i, now, CapturePoint::inside_rx, CapturePoint::inside_tx, v, frame, len);
       transmit(*in_, frame, len);
     } else if (capture_ != nullptr) {
       tap(i, now, CapturePoint::inside_rx, CapturePoint::outside_tx, v, nullptr, 0);

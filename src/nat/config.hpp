@@ -23,9 +23,9 @@ struct Timers {
   Duration holddown_udp = std::chrono::seconds(65);   // after a UDP flow idles out
   Duration holddown_idle = std::chrono::seconds(65);  // after a TCP flow idles out
   // Profiles beyond azure (SPEC section 3; nat/README.md "Profiles"):
-  Duration tcp_closing = Duration::zero();            // fin_out / fin_in; zero: same as tcp_idle
-  Duration icmp_idle = std::chrono::seconds(60);      // ICMP echo mappings (Behaviour::icmp_echo)
-  Duration holddown_icmp = std::chrono::seconds(1);   // after an ICMP echo mapping idles out
+  Duration tcp_closing = Duration::zero();           // fin_out / fin_in; zero: same as tcp_idle
+  Duration icmp_idle = std::chrono::seconds(60);     // ICMP echo mappings (Behaviour::icmp_echo)
+  Duration holddown_icmp = std::chrono::seconds(1);  // after an ICMP echo mapping idles out
   // true (azure): a UDP flow lives while each direction was heard from within udp_idle.
   // false: any packet, either way, refreshes it (RFC 4787 REQ-6 and the other clouds).
   bool udp_refresh_each_direction = true;
@@ -58,10 +58,10 @@ enum class LateRst : std::uint8_t { sender, inside_only, none };
 struct Behaviour {
   Mapping mapping = Mapping::endpoint_dependent;
   Filtering filtering = Filtering::endpoint_dependent;  // endpoint_independent needs that mapping
-  bool icmp_echo = false;        // translate ICMP echo (the identifier is the port)
-  bool udp_fragments = false;    // forward UDP fragments (TCP and ICMP fragments stay dropped)
+  bool icmp_echo = false;      // translate ICMP echo (the identifier is the port)
+  bool udp_fragments = false;  // forward UDP fragments (TCP and ICMP fragments stay dropped)
   std::uint32_t fragment_table = 4096;  // entries (a power of two) when udp_fragments
-  bool hairpinning = false;      // inside to a public IP:port of this gateway comes back inside
+  bool hairpinning = false;  // inside to a public IP:port of this gateway comes back inside
   LateRst late_rst = LateRst::sender;
   // Per-host port allowance (endpoint-independent mapping only; 0: none): a host (inside
   // address) holds at most `ports_per_host_min` mappings per protocol; when it needs more, its

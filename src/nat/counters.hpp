@@ -37,7 +37,7 @@ struct Counters {
   std::uint64_t icmp_errors_translated = 0;
   std::uint64_t fragments_forwarded = 0;  // UDP fragments after the first (behaviour.udp_fragments)
   std::uint64_t hairpinned = 0;           // packets looped back inside (behaviour.hairpinning)
-  std::uint64_t inbound_opened = 0;       // flows opened from outside (endpoint-independent filtering)
+  std::uint64_t inbound_opened = 0;  // flows opened from outside (endpoint-independent filtering)
 
   [[nodiscard]] std::uint64_t drop(DropReason r) const noexcept {
     return drops[static_cast<std::size_t>(r)];

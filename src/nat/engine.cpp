@@ -62,12 +62,14 @@ T* alloc_zeroed(std::size_t n) {
 L4 l4_of_proto(std::uint8_t proto) noexcept {
   return proto == static_cast<std::uint8_t>(net::Proto::udp)    ? L4::udp
          : proto == static_cast<std::uint8_t>(net::Proto::icmp) ? L4::icmp
-                                                                 : L4::tcp;
+                                                                : L4::tcp;
 }
 
 // An ICMP echo flow is keyed by the identifier on the inside/public side and 0 as the
 // destination's "port".
-std::uint16_t remote_port(L4 l4, std::uint16_t port) noexcept { return l4 == L4::icmp ? 0 : port; }
+std::uint16_t remote_port(L4 l4, std::uint16_t port) noexcept {
+  return l4 == L4::icmp ? 0 : port;
+}
 
 // Fragments of one datagram are remembered this long after its first fragment.
 constexpr std::uint32_t kFragmentLifetimeMs = 30'000;
@@ -84,7 +86,6 @@ struct Engine::Dest {
   std::uint32_t next;  // hash chain, or free list
   static void check_size() { static_assert(sizeof(Dest) == 16); }
 };
-
 
 // An endpoint-independent mapping: one inside IP:port to one public IP:port, for every
 // destination; shared by the flows (live and in hold-down) of that inside endpoint.
@@ -177,8 +178,10 @@ Engine::Engine(EngineConfig config) : config_(std::move(config)) {
   hash_seed_ = mix(config_.seed, 0x6E61746777ull, 0);  // hash keys differ from port choices
 
   const Behaviour& b = config_.behaviour;
-  if (b.filtering == Filtering::endpoint_independent && b.mapping != Mapping::endpoint_independent) {
-    throw std::invalid_argument("endpoint-independent filtering needs endpoint-independent mapping");
+  if (b.filtering == Filtering::endpoint_independent &&
+      b.mapping != Mapping::endpoint_independent) {
+    throw std::invalid_argument(
+        "endpoint-independent filtering needs endpoint-independent mapping");
   }
   if (b.ports_per_host_min > b.ports_per_host_max ||
       (b.ports_per_host_min > 0 && b.mapping != Mapping::endpoint_independent)) {
@@ -220,7 +223,8 @@ void Engine::apply_behaviour(const Behaviour& b) {
   hairpin_ = b.hairpinning;
   late_rst_ = b.late_rst;
   blocked_.fill(0);
-  for (const std::uint16_t port : b.blocked_ports) blocked_[port >> 6] |= std::uint64_t{1} << (port & 63);
+  for (const std::uint16_t port : b.blocked_ports)
+    blocked_[port >> 6] |= std::uint64_t{1} << (port & 63);
   any_blocked_ = !b.blocked_ports.empty();
 }
 
@@ -314,18 +318,18 @@ std::string Engine::reconfigure(const EngineConfig& next) {
   std::erase_if(detached_subnets_, [&](const net::Prefix& p) {
     return std::find(next.subnets.begin(), next.subnets.end(), p) != next.subnets.end();
   });
-  const bool timers_changed = next.timers.tcp_idle != config_.timers.tcp_idle ||
-                              next.timers.tcp_half_open != config_.timers.tcp_half_open ||
-                              next.timers.udp_idle != config_.timers.udp_idle ||
-                              next.timers.holddown_fin != config_.timers.holddown_fin ||
-                              next.timers.holddown_rst != config_.timers.holddown_rst ||
-                              next.timers.holddown_udp != config_.timers.holddown_udp ||
-                              next.timers.holddown_idle != config_.timers.holddown_idle ||
-                              next.timers.tcp_closing != config_.timers.tcp_closing ||
-                              next.timers.icmp_idle != config_.timers.icmp_idle ||
-                              next.timers.holddown_icmp != config_.timers.holddown_icmp ||
-                              next.timers.udp_refresh_each_direction !=
-                                  config_.timers.udp_refresh_each_direction;
+  const bool timers_changed =
+      next.timers.tcp_idle != config_.timers.tcp_idle ||
+      next.timers.tcp_half_open != config_.timers.tcp_half_open ||
+      next.timers.udp_idle != config_.timers.udp_idle ||
+      next.timers.holddown_fin != config_.timers.holddown_fin ||
+      next.timers.holddown_rst != config_.timers.holddown_rst ||
+      next.timers.holddown_udp != config_.timers.holddown_udp ||
+      next.timers.holddown_idle != config_.timers.holddown_idle ||
+      next.timers.tcp_closing != config_.timers.tcp_closing ||
+      next.timers.icmp_idle != config_.timers.icmp_idle ||
+      next.timers.holddown_icmp != config_.timers.holddown_icmp ||
+      next.timers.udp_refresh_each_direction != config_.timers.udp_refresh_each_direction;
   apply_behaviour(nb);
   const std::uint64_t seed = config_.seed;
   config_ = next;
@@ -1006,8 +1010,8 @@ Verdict Engine::outbound(Prepared& p) noexcept {
 
 Verdict Engine::outbound_flow(Prepared& p, L4 l4, bool attached) noexcept {
   net::PacketView& v = p.v;
-  const bool opens = l4 != L4::tcp || (v.tcp_flags & (net::kTcpSyn | net::kTcpAck | net::kTcpRst)) ==
-                                          kPureSyn;
+  const bool opens =
+      l4 != L4::tcp || (v.tcp_flags & (net::kTcpSyn | net::kTcpAck | net::kTcpRst)) == kPureSyn;
   const std::uint16_t dport = remote_port(l4, v.dport);
   SlotIndex s = find_in(p.hash, v.src.value(), v.sport, v.dst.value(), dport, l4);
   if (s != kNoSlot && due(slots_[s]) && expire_if_due(s)) s = kNoSlot;
@@ -1135,9 +1139,8 @@ Verdict Engine::inbound_open(Prepared& p, L4 l4) noexcept {
   if (const Dest* d = find_dest(idx, v.src.value(), v.sport, l4)) {
     if (d->live >= config_.limits.per_destination) return drop(DropReason::connection_limit);
   }
-  const SlotIndex s =
-      install(m->inside_addr, m->inside_port, v.src.value(), v.sport, idx, v.dport, l4,
-              l4 == L4::tcp ? FlowState::tcp_syn_in : FlowState::udp_replied);
+  const SlotIndex s = install(m->inside_addr, m->inside_port, v.src.value(), v.sport, idx, v.dport,
+                              l4, l4 == L4::tcp ? FlowState::tcp_syn_in : FlowState::udp_replied);
   ++m->refs;
   ++m->live;
   ++counters_.inbound_opened;
@@ -1149,7 +1152,8 @@ Verdict Engine::inbound_open(Prepared& p, L4 l4) noexcept {
 // on to the inside host that holds that public IP:port. Only TCP and UDP.
 Verdict Engine::hairpin(Prepared& p, std::size_t idx) noexcept {
   net::PacketView& v = p.v;
-  if (!(v.is_tcp() || v.is_udp())) return Verdict{Action::forward, DropReason::malformed, v.total_len};
+  if (!(v.is_tcp() || v.is_udp()))
+    return Verdict{Action::forward, DropReason::malformed, v.total_len};
   const L4 l4 = l4_of_proto(v.proto);
   p.public_idx = static_cast<std::int8_t>(idx);
   p.hash = hash_out(idx, v.dport, v.src.value(), v.sport, l4);
@@ -1173,8 +1177,8 @@ Verdict Engine::inbound_icmp_error(net::PacketView& v, std::size_t idx) noexcept
   if (l4 == L4::icmp && !icmp_echo_) return drop(DropReason::unsupported_protocol);
   if (v.inner_src != v.dst) return drop(DropReason::unsolicited_inbound);
   const std::uint16_t dport = remote_port(l4, v.inner_dport);
-  const SlotIndex s = find_out(hash_out(idx, v.inner_sport, v.inner_dst.value(), dport, l4),
-                               idx, v.inner_sport, v.inner_dst.value(), dport, l4);
+  const SlotIndex s = find_out(hash_out(idx, v.inner_sport, v.inner_dst.value(), dport, l4), idx,
+                               v.inner_sport, v.inner_dst.value(), dport, l4);
   if (s == kNoSlot || due(slots_[s])) return drop(DropReason::unsolicited_inbound);
   const Flow& f = slots_[s];
   const FlowState st = f.state();
@@ -1198,9 +1202,8 @@ Verdict Engine::outbound_icmp_error(net::PacketView& v) noexcept {
   if (l4 == L4::icmp && !icmp_echo_) return drop(DropReason::unsupported_protocol);
   const std::uint32_t in_addr = v.inner_dst.value();
   const std::uint16_t sport = remote_port(l4, v.inner_sport);
-  const SlotIndex s =
-      find_in(hash_in(in_addr, v.inner_dport, v.inner_src.value(), sport, l4), in_addr,
-              v.inner_dport, v.inner_src.value(), sport, l4);
+  const SlotIndex s = find_in(hash_in(in_addr, v.inner_dport, v.inner_src.value(), sport, l4),
+                              in_addr, v.inner_dport, v.inner_src.value(), sport, l4);
   if (s == kNoSlot || due(slots_[s])) return drop(DropReason::unsupported_protocol);
   const Flow& f = slots_[s];
   const FlowState st = f.state();
@@ -1344,7 +1347,8 @@ Engine::MapRec* Engine::map_find_in(L4 l4, std::uint32_t in_addr,
   const std::uint64_t h = mix(map_key_in(l4, in_addr, in_port), 0x6d6170, hash_seed_);
   for (std::uint32_t m = map_in_[h & map_mask_]; m != 0; m = maps_[m].next_in) {
     MapRec& r = maps_[m];
-    if (r.inside_addr == in_addr && r.inside_port == in_port && r.l4 == static_cast<std::uint8_t>(l4)) {
+    if (r.inside_addr == in_addr && r.inside_port == in_port &&
+        r.l4 == static_cast<std::uint8_t>(l4)) {
       return &r;
     }
   }
@@ -1374,8 +1378,15 @@ Engine::MapRec* Engine::map_add(L4 l4, std::uint32_t in_addr, std::uint16_t in_p
   MapRec& r = maps_[m];
   const std::uint64_t hi = mix(map_key_in(l4, in_addr, in_port), 0x6d6170, hash_seed_) & map_mask_;
   const std::uint64_t ho = mix(map_key_out(l4, idx, port), 0x6d6170, hash_seed_) & map_mask_;
-  r = MapRec{in_addr, in_port, port, static_cast<std::uint8_t>(idx), static_cast<std::uint8_t>(l4),
-             0, 0, map_in_[hi], map_out_[ho]};
+  r = MapRec{in_addr,
+             in_port,
+             port,
+             static_cast<std::uint8_t>(idx),
+             static_cast<std::uint8_t>(l4),
+             0,
+             0,
+             map_in_[hi],
+             map_out_[ho]};
   map_in_[hi] = m;
   map_out_[ho] = m;
   ++pubs_[idx].mappings[static_cast<std::size_t>(l4)];
@@ -1393,8 +1404,8 @@ void Engine::map_unref(const Flow& f, bool was_live, bool ends) noexcept {
   const std::uint32_t m = static_cast<std::uint32_t>(r - maps_.get());
   const std::uint64_t hi =
       mix(map_key_in(l4, r->inside_addr, r->inside_port), 0x6d6170, hash_seed_) & map_mask_;
-  const std::uint64_t ho = mix(map_key_out(l4, r->public_idx, r->public_port), 0x6d6170, hash_seed_) &
-                           map_mask_;
+  const std::uint64_t ho =
+      mix(map_key_out(l4, r->public_idx, r->public_port), 0x6d6170, hash_seed_) & map_mask_;
   std::uint32_t* q = &map_in_[hi];
   while (*q != m) q = &maps_[*q].next_in;
   *q = r->next_in;
@@ -1428,7 +1439,8 @@ bool Engine::host_take(L4 l4, std::uint32_t addr, bool enforce_pool) noexcept {
     } else {
       i = static_cast<std::uint32_t>(host_hwm_++);
     }
-    const std::uint64_t b = mix(addr, 0x686f7374 + static_cast<std::uint64_t>(l4), hash_seed_) & map_mask_;
+    const std::uint64_t b =
+        mix(addr, 0x686f7374 + static_cast<std::uint64_t>(l4), hash_seed_) & map_mask_;
     hosts_[i] = HostRec{addr, static_cast<std::uint8_t>(l4), 0, 0, host_buckets_[b]};
     host_buckets_[b] = i;
     h = &hosts_[i];
@@ -1437,9 +1449,9 @@ bool Engine::host_take(L4 l4, std::uint32_t addr, bool enforce_pool) noexcept {
     ++h->mappings;
     return true;
   }
-  const std::uint32_t grow =
-      h->allowance == 0 ? host_min_ : static_cast<std::uint32_t>(std::min<std::uint64_t>(
-                                          std::uint64_t{h->allowance} * 2, host_max_));
+  const std::uint32_t grow = h->allowance == 0 ? host_min_
+                                               : static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                                                     std::uint64_t{h->allowance} * 2, host_max_));
   std::uint64_t pool = 0;
   for (std::size_t i = 0; i < pub_count_; ++i) pool += pubs_[i].accepting ? port_range_ : 0;
   const auto p = static_cast<std::size_t>(l4);
@@ -1457,7 +1469,8 @@ bool Engine::host_take(L4 l4, std::uint32_t addr, bool enforce_pool) noexcept {
 }
 
 void Engine::host_give(L4 l4, std::uint32_t addr) noexcept {
-  const std::uint64_t b = mix(addr, 0x686f7374 + static_cast<std::uint64_t>(l4), hash_seed_) & map_mask_;
+  const std::uint64_t b =
+      mix(addr, 0x686f7374 + static_cast<std::uint64_t>(l4), hash_seed_) & map_mask_;
   std::uint32_t* q = &host_buckets_[b];
   while (*q != 0) {
     HostRec& r = hosts_[*q];
@@ -1554,7 +1567,8 @@ bool Engine::eim_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) n
     }
     const std::uint32_t start = uniform();
     for (std::uint32_t i = 0; i < port_range_ && port == 0; ++i) {
-      const auto c = static_cast<std::uint16_t>(config_.limits.port_min + (start + i) % port_range_);
+      const auto c =
+          static_cast<std::uint16_t>(config_.limits.port_min + (start + i) % port_range_);
       if (map_find_out(l4, idx, c) == nullptr) port = c;
     }
     if (port == 0) continue;
@@ -1575,10 +1589,12 @@ bool Engine::eim_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) n
 
 void Engine::note_fragment(std::uint32_t src, std::uint32_t dst, std::uint16_t id, Direction dir,
                            std::uint32_t new_addr) noexcept {
-  const std::uint64_t h = mix((std::uint64_t{src} << 32) | dst,
-                              (std::uint64_t{id} << 8) | static_cast<std::uint64_t>(dir), hash_seed_);
+  const std::uint64_t h =
+      mix((std::uint64_t{src} << 32) | dst,
+          (std::uint64_t{id} << 8) | static_cast<std::uint64_t>(dir), hash_seed_);
   FragRec& r = frags_[h & frag_mask_];
-  r = FragRec{src, dst, new_addr, now32_, id, static_cast<std::uint8_t>(static_cast<int>(dir) + 1), 0};
+  r = FragRec{src, dst, new_addr, now32_, id, static_cast<std::uint8_t>(static_cast<int>(dir) + 1),
+              0};
 }
 
 // A UDP fragment after the first: it carries no ports, so it follows the translation of its
@@ -1588,8 +1604,9 @@ Verdict Engine::later_fragment(net::PacketView& v, Direction dir) noexcept {
   const std::uint32_t src = v.src.value();
   const std::uint32_t dst = v.dst.value();
   const std::uint16_t id = net::get_be16(v.ip + 4);
-  const std::uint64_t h = mix((std::uint64_t{src} << 32) | dst,
-                              (std::uint64_t{id} << 8) | static_cast<std::uint64_t>(dir), hash_seed_);
+  const std::uint64_t h =
+      mix((std::uint64_t{src} << 32) | dst,
+          (std::uint64_t{id} << 8) | static_cast<std::uint64_t>(dir), hash_seed_);
   const FragRec& r = frags_[h & frag_mask_];
   if (r.dir != static_cast<int>(dir) + 1 || r.src != src || r.dst != dst || r.id != id ||
       !before_or_at(now32_, r.since + kFragmentLifetimeMs)) {

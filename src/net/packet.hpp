@@ -35,8 +35,8 @@ struct PacketView {
   std::uint8_t ihl = 0;            // IPv4 header length in bytes
   std::uint8_t proto = 0;          // IP protocol number
   std::uint8_t ttl = 0;
-  bool fragment = false;           // MF set or offset > 0: transport fields are not parsed ...
-  bool first_fragment = false;     // ... except for a UDP first fragment (offset 0): its ports are
+  bool fragment = false;        // MF set or offset > 0: transport fields are not parsed ...
+  bool first_fragment = false;  // ... except for a UDP first fragment (offset 0): its ports are
   Ipv4 src;
   Ipv4 dst;
   // TCP/UDP: ports. ICMP: type and code.

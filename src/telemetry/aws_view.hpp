@@ -11,7 +11,7 @@
 namespace natgw::telemetry {
 
 struct AwsMetric {
-  std::string name;          // CloudWatch name, e.g. "ActiveConnectionCount"
+  std::string name;  // CloudWatch name, e.g. "ActiveConnectionCount"
   double value = 0;
   std::string derived_from;  // the natgw series it comes from, for people
 };

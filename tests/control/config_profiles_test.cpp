@@ -17,8 +17,7 @@ using namespace std::chrono_literals;
 // A valid file of `profile` without idle_timeout_minutes, with `extra` appended.
 std::string doc(const std::string& profile, const std::string& extra = "",
                 const std::string& public_ips = "[203.0.113.10]") {
-  return "profile: " + profile +
-         "\ngateway:\n  name: natgw-demo\n  public_ips: " + public_ips +
+  return "profile: " + profile + "\ngateway:\n  name: natgw-demo\n  public_ips: " + public_ips +
          "\n  subnets: [10.0.0.0/24]\ninterfaces:\n  inside: { name: gw-in }\n  outside: { name: "
          "gw-out, next_hop: 192.0.2.1 }\n" +
          extra;
@@ -169,8 +168,9 @@ TEST(ConfigProfiles, KnobErrorsNameKeyValueAndWhatIsAllowed) {
       only_error(doc("custom", "engine:\n  port_min: 3000\n  port_max: 2000\n")), "engine.port_max",
       "2000", "engine.port_max: 2000 is below engine.port_min (3000); allowed: 3000..65535");
   EXPECT_CONFIG_ERROR(
-      only_error(doc("custom", "engine:\n  mapping: endpoint_independent\n  ports_per_host_min: "
-                               "64\n  ports_per_host_max: 32\n")),
+      only_error(doc("custom",
+                     "engine:\n  mapping: endpoint_independent\n  ports_per_host_min: "
+                     "64\n  ports_per_host_max: 32\n")),
       "engine.ports_per_host_max", "32",
       "engine.ports_per_host_max: 32 is below engine.ports_per_host_min (64); allowed: 64..65536");
   EXPECT_CONFIG_ERROR(only_error(doc("custom", "engine:\n  icmp_ping: true\n")), "engine.icmp_ping",

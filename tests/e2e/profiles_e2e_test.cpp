@@ -6,7 +6,6 @@
 //   azure: the same ping is not, and natgw counts the drop (unsupported_protocol).
 // Needs root; skipped otherwise. Every wait is bounded; labs are removed even when a test fails.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <string>
@@ -54,10 +53,12 @@ class ProfileLab {
   std::string log_;
 };
 
-bool can_run() { return is_root() && have("ip") && have("hping3") && have("/usr/bin/python3"); }
+bool can_run() {
+  return is_root() && have("ip") && have("hping3") && have("/usr/bin/python3");
+}
 
-#define NATGW_NEEDS_LAB(lab)                                                                   \
-  if (!can_run()) GTEST_SKIP() << "needs root, iproute2, hping3, python3";                     \
+#define NATGW_NEEDS_LAB(lab)                                               \
+  if (!can_run()) GTEST_SKIP() << "needs root, iproute2, hping3, python3"; \
   ASSERT_TRUE((lab).ok()) << (lab).log()
 
 // One UDP socket, bound to one port, asks both echo services who it is.

@@ -34,7 +34,9 @@ Bytes echo(Ipv4 from, Ipv4 to, std::uint8_t type, std::uint16_t id, std::uint16_
       .build();
 }
 
-std::uint16_t echo_id(const Bytes& p) { return rd16(&p[(std::size_t(p[0] & 0x0F) * 4) + 4]); }
+std::uint16_t echo_id(const Bytes& p) {
+  return rd16(&p[(std::size_t(p[0] & 0x0F) * 4) + 4]);
+}
 
 // --- azure stays as it was -----------------------------------------------------------------
 
@@ -125,8 +127,12 @@ TEST(Profiles, AwsForwardsUdpFragmentsAndDropsTcpOnes) {
   EXPECT_EQ(f1.src(), kPub1);
   const std::uint16_t pub_port = f1.sport();
   EXPECT_NE(pub_port, kA.port);
-  const Bytes second =
-      PacketBuilder().ipv4(kHostA, kServer).fragment(false, 4).proto(17).payload(std::string(16, 'b')).build();
+  const Bytes second = PacketBuilder()
+                           .ipv4(kHostA, kServer)
+                           .fragment(false, 4)
+                           .proto(17)
+                           .payload(std::string(16, 'b'))
+                           .build();
   const Result f2 = h.out(second);
   ASSERT_TRUE(f2.forwarded()) << nat::name(f2.verdict.reason);
   EXPECT_EQ(f2.src(), kPub1);
