@@ -1245,6 +1245,14 @@ std::uint16_t Engine::pick_port(std::size_t idx, std::uint32_t dst, std::uint16_
   return 0;
 }
 
+std::size_t Engine::accepting_ips(std::array<std::uint8_t, kMaxPublicIps>& order) const noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < pub_count_; ++i) {
+    if (pubs_[i].accepting) order[n++] = static_cast<std::uint8_t>(i);
+  }
+  return n;
+}
+
 bool Engine::try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) noexcept {
   const net::PacketView& v = p.v;
   if (live_total_ >= config_.limits.max_connections) {
@@ -1259,10 +1267,7 @@ bool Engine::try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) n
   // Public IP: uniformly random among those with room for this destination (the first with
   // room in a random permutation), so a full address is skipped without bias.
   std::array<std::uint8_t, kMaxPublicIps> order;
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < pub_count_; ++i) {
-    if (pubs_[i].accepting) order[n++] = static_cast<std::uint8_t>(i);
-  }
+  const std::size_t n = accepting_ips(order);
   if (n == 0) {
     why = DropReason::no_public_ip;
     return false;
@@ -1296,10 +1301,11 @@ bool Engine::try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) n
   return false;
 }
 
-// A new live flow in a free slot (the caller checked the limits and that one is free).
-SlotIndex Engine::install(std::uint32_t in_addr, std::uint16_t in_port, std::uint32_t dst,
-                          std::uint16_t dport, std::size_t idx, std::uint16_t port, L4 l4,
-                          FlowState state) noexcept {
+// A free slot holding a flow with these fields, on no chain yet (the caller checked that one
+// is free).
+SlotIndex Engine::take_slot(std::uint32_t in_addr, std::uint16_t in_port, std::uint32_t dst,
+                            std::uint16_t dport, std::size_t idx, std::uint16_t port,
+                            FlowState state) noexcept {
   SlotIndex s = free_slots_;
   if (s != kNoSlot) {
     free_slots_ = slots_[s].next_in2out;
@@ -1317,6 +1323,14 @@ SlotIndex Engine::install(std::uint32_t in_addr, std::uint16_t in_port, std::uin
   f.public_idx = static_cast<std::uint8_t>(idx);
   f.set_state(state);
   f.last_out = f.last_in = now32_;
+  return s;
+}
+
+// A new live flow in a free slot (the caller checked the limits and that one is free).
+SlotIndex Engine::install(std::uint32_t in_addr, std::uint16_t in_port, std::uint32_t dst,
+                          std::uint16_t dport, std::size_t idx, std::uint16_t port, L4 l4,
+                          FlowState state) noexcept {
+  const SlotIndex s = take_slot(in_addr, in_port, dst, dport, idx, port, state);
   link_in2out(s);
   link_out2in(s);
   wheel_insert(s);
@@ -1539,10 +1553,7 @@ bool Engine::eim_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) n
     return true;
   }
   std::array<std::uint8_t, kMaxPublicIps> order;
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < pub_count_; ++i) {
-    if (pubs_[i].accepting) order[n++] = static_cast<std::uint8_t>(i);
-  }
+  const std::size_t n = accepting_ips(order);
   if (n == 0) {
     why = DropReason::no_public_ip;
     return false;
@@ -1814,22 +1825,9 @@ RestoreReport Engine::restore_flows(std::span<const SavedFlow> flows, Duration d
       ++m->refs;
       if (live) ++m->live;
     }
-    SlotIndex s = free_slots_;
-    if (s != kNoSlot) {
-      free_slots_ = slots_[s].next_in2out;
-    } else {
-      s = static_cast<SlotIndex>(slot_hwm_++);
-    }
-    ++slots_in_use_;
+    const SlotIndex s = take_slot(v.inside.addr.value(), v.inside.port, dst, v.destination.port,
+                                  uidx, v.public_endpoint.port, v.state);
     Flow& f = slots_[s];
-    f = Flow{};
-    f.inside_addr = v.inside.addr.value();
-    f.inside_port = v.inside.port;
-    f.dst_addr = dst;
-    f.dst_port = v.destination.port;
-    f.public_port = v.public_endpoint.port;
-    f.public_idx = static_cast<std::uint8_t>(uidx);
-    f.set_state(v.state);
     f.last_out = now32_ - static_cast<std::uint32_t>(v.age_out_ms + down_ms);
     f.last_in = now32_ - static_cast<std::uint32_t>(v.age_in_ms + down_ms);
     if (v.inside_linked) link_in2out(s);

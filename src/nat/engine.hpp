@@ -247,6 +247,9 @@ class Engine {
   void note_fragment(std::uint32_t src, std::uint32_t dst, std::uint16_t id, Direction dir,
                      std::uint32_t new_addr) noexcept;
   bool eim_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) noexcept;
+  SlotIndex take_slot(std::uint32_t in_addr, std::uint16_t in_port, std::uint32_t dst,
+                      std::uint16_t dport, std::size_t idx, std::uint16_t port,
+                      FlowState state) noexcept;
   SlotIndex install(std::uint32_t in_addr, std::uint16_t in_port, std::uint32_t dst,
                     std::uint16_t dport, std::size_t idx, std::uint16_t port, L4 l4,
                     FlowState state) noexcept;
@@ -267,6 +270,8 @@ class Engine {
   Verdict inbound_icmp_error(net::PacketView& v, std::size_t idx) noexcept;
   Verdict new_connection(Prepared& p, L4 l4, SlotIndex superseded) noexcept;
   bool try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) noexcept;
+  // The indices of the public IPs that take new connections, in table order; how many.
+  std::size_t accepting_ips(std::array<std::uint8_t, kMaxPublicIps>& order) const noexcept;
   std::uint16_t pick_port(std::size_t idx, std::uint32_t dst, std::uint16_t dport,
                           L4 l4) noexcept;
   bool port_free(std::size_t idx, std::uint16_t port, std::uint32_t dst, std::uint16_t dport,
