@@ -901,7 +901,11 @@ std::vector<FtpActiveSample> Engine::recent_ftp_active() const {
 
 Verdict Engine::forward_out(net::PacketView& v, Flow& f, L4 l4) noexcept {
   const std::uint16_t len = v.total_len;
-  net::set_source(v, pubs_[f.public_idx].addr, f.public_port);
+  if (l4 == L4::icmp) {
+    net::set_echo_source(v, pubs_[f.public_idx].addr, f.public_port);
+  } else {
+    net::set_source(v, pubs_[f.public_idx].addr, f.public_port);
+  }
   net::decrement_ttl(v);
   const auto p = static_cast<std::size_t>(l4);
   counters_.bytes[p][0] += len;
@@ -911,7 +915,11 @@ Verdict Engine::forward_out(net::PacketView& v, Flow& f, L4 l4) noexcept {
 
 Verdict Engine::forward_in(net::PacketView& v, Flow& f, L4 l4) noexcept {
   const std::uint16_t len = v.total_len;
-  net::set_destination(v, net::Ipv4{f.inside_addr}, f.inside_port);
+  if (l4 == L4::icmp) {
+    net::set_echo_destination(v, net::Ipv4{f.inside_addr}, f.inside_port);
+  } else {
+    net::set_destination(v, net::Ipv4{f.inside_addr}, f.inside_port);
+  }
   net::decrement_ttl(v);
   const auto p = static_cast<std::size_t>(l4);
   counters_.bytes[p][1] += len;
@@ -988,7 +996,7 @@ Verdict Engine::outbound(Prepared& p) noexcept {
     if (!udp_fragments_ || !v.is_udp()) return drop(DropReason::fragment);
     if (!v.first_fragment) return later_fragment(v, Direction::out);
   }
-  if (v.is_icmp() && v.icmp_error) return outbound_icmp_error(v);
+  if (v.is_icmp() && (v.icmp_error || v.quoted_echo)) return outbound_icmp_error(v);
   if (!p.keyed) return drop(DropReason::unsupported_protocol);
   if (v.ttl <= 1) return drop(DropReason::ttl_expired);
   const L4 l4 = l4_of_proto(v.proto);
@@ -1067,7 +1075,7 @@ Verdict Engine::inbound(Prepared& p) noexcept {
     if (!udp_fragments_ || !v.is_udp()) return drop(DropReason::fragment);
     if (!v.first_fragment) return later_fragment(v, Direction::in);
   }
-  if (v.is_icmp() && v.icmp_error) {
+  if (v.is_icmp() && (v.icmp_error || v.quoted_echo)) {
     return inbound_icmp_error(v, static_cast<std::size_t>(p.public_idx));
   }
   if (!p.keyed) return drop(DropReason::unsupported_protocol);

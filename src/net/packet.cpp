@@ -68,16 +68,18 @@ void rewrite(PacketView& v, std::size_t addr_off, std::size_t port_off, Ipv4 add
     store16(l4 + port_off, new_port);
     fix_l4_checksum(l4 + l4_checksum_offset(v.proto), v.is_udp(), old_addr, new_addr, old_port,
                     new_port);
-  } else if (!v.fragment && v.is_icmp() &&
-             (v.icmp_type == kIcmpEchoRequest || v.icmp_type == kIcmpEchoReply)) {
-    // ICMP echo: the identifier is the port, both ways; the ICMP checksum has no pseudo-header.
-    std::uint8_t* l4 = v.l4();
-    const std::uint16_t old_id = load16(l4 + 4);
-    std::uint16_t new_id;
-    put_be16(reinterpret_cast<std::uint8_t*>(&new_id), port);
-    store16(l4 + 4, new_id);
-    store16(l4 + 2, csum_replace16(load16(l4 + 2), old_id, new_id));
   }
+}
+
+// ICMP echo: the identifier is the port, both ways; the ICMP checksum has no pseudo-header.
+void rewrite_echo_id(PacketView& v, std::uint16_t id) noexcept {
+  std::uint8_t* l4 = v.l4();
+  const std::uint16_t old_id = load16(l4 + 4);
+  std::uint16_t new_id;
+  put_be16(reinterpret_cast<std::uint8_t*>(&new_id), id);
+  store16(l4 + 4, new_id);
+  store16(l4 + 2, csum_replace16(load16(l4 + 2), old_id, new_id));
+  v.sport = v.dport = id;
 }
 
 // Rewrites, inside an ICMP error, the quoted packet's address at `addr_off` and port at
@@ -215,7 +217,8 @@ ParseResult parse(std::uint8_t* data, std::size_t len, PacketView& v) noexcept {
           !quoted_first_fragment) {
         return ParseResult::ok;  // an error about something natgw never translates
       }
-      v.icmp_error = true;
+      v.icmp_error = !quoted_echo;
+      v.quoted_echo = quoted_echo;
       v.inner_ihl = static_cast<std::uint8_t>(in_ihl);
       v.inner_proto = in_proto;
       v.inner_l4_len = static_cast<std::uint16_t>(avail - in_ihl);
@@ -240,6 +243,18 @@ void set_destination(PacketView& v, Ipv4 addr, std::uint16_t port) noexcept {
   rewrite(v, 16, 2, addr, port);
   v.dst = addr;
   v.dport = port;
+}
+
+void set_echo_source(PacketView& v, Ipv4 addr, std::uint16_t id) noexcept {
+  rewrite(v, 12, 0, addr, 0);  // the address only: ICMP has no ports
+  v.src = addr;
+  rewrite_echo_id(v, id);
+}
+
+void set_echo_destination(PacketView& v, Ipv4 addr, std::uint16_t id) noexcept {
+  rewrite(v, 16, 2, addr, 0);
+  v.dst = addr;
+  rewrite_echo_id(v, id);
 }
 
 void decrement_ttl(PacketView& v) noexcept {

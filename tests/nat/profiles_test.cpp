@@ -374,6 +374,18 @@ TEST(Profiles, EngineRefusesFilteringWithoutTheMappingItNeeds) {
   EXPECT_THROW(nat::Engine{c}, std::invalid_argument);
 }
 
+TEST(Profiles, AReloadChangesIcmpEchoButNotTheMapping) {
+  Harness h;
+  nat::EngineConfig next = small_config();
+  next.behaviour.icmp_echo = true;
+  EXPECT_EQ(h.engine.reconfigure(next), "");
+  EXPECT_TRUE(h.out(echo(kHostA, kServer, 8, 7)).forwarded());
+  next.behaviour.mapping = nat::Mapping::endpoint_independent;
+  EXPECT_EQ(h.engine.reconfigure(next),
+            "the mapping and filtering behaviour, the fragment table and the per-host port "
+            "allowance cannot change without a restart");
+}
+
 TEST(Profiles, MappingsSurviveSaveAndRestore) {
   Harness h(with(nat::rfc_profile()));
   const Result a = h.udp_out(kA, kDns);
