@@ -168,9 +168,8 @@ class Rules {
 
   void idle_timeout(const Field<std::int64_t>& f) {
     if (!rules_.idle_configurable) {
-      error(f, fmt::format("{} cannot be set: profile {} fixes the TCP idle timeout "
-                           "(nat/README.md); allowed: no idle_timeout_minutes with profile {}",
-                           f.text, name(d_.profile), name(d_.profile)));
+      error(f, fmt::format("{} cannot be set with profile {}; allowed: {}", f.text,
+                           name(d_.profile), allowed::idle_timeout(rules_, d_.profile)));
       return;
     }
     if (f.value < rules_.idle_min_minutes || f.value > rules_.idle_max_minutes) {

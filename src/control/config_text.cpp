@@ -249,6 +249,10 @@ std::string gateway_name() {
 }
 
 std::string idle_timeout(const ProfileRules& r, Profile p) {
+  if (!r.idle_configurable) {
+    return fmt::format("no idle_timeout_minutes with profile {} (it fixes the TCP idle timeout)",
+                       name(p));
+  }
   return fmt::format("{}..{} (profile {})", r.idle_min_minutes, r.idle_max_minutes, name(p));
 }
 

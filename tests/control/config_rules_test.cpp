@@ -31,9 +31,8 @@ TEST(ConfigRules, EveryProfileIsSupported) {
     EXPECT_TRUE(parse_config(Doc{}.profile(p).text()).ok()) << p;
   }
   EXPECT_CONFIG_ERROR(only_error(Doc{}.profile("aws").text()), "gateway.idle_timeout_minutes", "4",
-                      "gateway.idle_timeout_minutes: 4 cannot be set: profile aws fixes the TCP "
-                      "idle timeout (nat/README.md); allowed: no idle_timeout_minutes with profile "
-                      "aws");
+                      "gateway.idle_timeout_minutes: 4 cannot be set with profile aws; allowed: "
+                      "no idle_timeout_minutes with profile aws (it fixes the TCP idle timeout)");
 }
 
 TEST(ConfigRules, UnknownProfile) {
