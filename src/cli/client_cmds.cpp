@@ -10,6 +10,7 @@
 
 #include "cli/command.hpp"
 #include "control/config.hpp"
+#include "telemetry/aws_view.hpp"
 
 namespace natgw::cli {
 namespace {
@@ -247,14 +248,32 @@ const Registration reg(30, [](CLI::App& app, int& exit_code) {
   {
     auto o = std::make_shared<ClientOptions>();
     auto raw = std::make_shared<bool>(false);
+    auto as = std::make_shared<std::string>();
     auto* cmd = app.add_subcommand("metrics", "Show the gateway's metrics per minute, as a cloud portal would (or --prometheus: the raw exposition)");
     add_client_options(cmd, *o);
     cmd->add_flag("--prometheus", *raw, "Print the Prometheus text exposition of /metrics");
-    cmd->footer("Example: natgw metrics --api 127.0.0.1:9490");
-    cmd->callback([o, raw, &exit_code] {
+    cmd->add_option("--as", *as,
+                    "aws: the counters under the AWS NAT gateway's CloudWatch metric names")
+        ->check(CLI::IsMember({"aws"}));
+    cmd->footer("Example: natgw metrics --api 127.0.0.1:9490\nExample: natgw metrics --as aws");
+    cmd->callback([o, raw, as, &exit_code] {
       exit_code = guarded([&] {
         if (*raw) {
           std::cout << get(*o, "/metrics").get<std::string>();
+          return;
+        }
+        if (*as == "aws") {
+          const auto view = telemetry::aws_view(
+              telemetry::parse_prometheus_text(get(*o, "/metrics").get<std::string>()));
+          if (o->json) {
+            json j = json::object();
+            for (const auto& m : view) j[m.name] = m.value;
+            std::cout << j.dump(2) << "\n";
+          } else {
+            std::printf("%-28s %16s  %s\n", "AWS metric", "value", "natgw source");
+            for (const auto& m : view)
+              std::printf("%-28s %16.0f  %s\n", m.name.c_str(), m.value, m.derived_from.c_str());
+          }
           return;
         }
         const auto m = get(*o, "/v1/metrics/minutes");

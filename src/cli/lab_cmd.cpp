@@ -24,6 +24,7 @@ void add_up(CLI::App& lab, int& exit_code) {
     int public_ips = 1;
     std::string name;
     std::string gateway = "natgw";
+    std::string profile = "azure";
     std::string config_out;
     bool keep = false;
   };
@@ -39,6 +40,9 @@ void add_up(CLI::App& lab, int& exit_code) {
                  "natgw: natgw run; kernel: kernel forwarding + nftables SNAT; none: no gateway")
       ->check(CLI::IsMember({"natgw", "kernel", "none"}))
       ->capture_default_str();
+  up->add_option("--profile", a->profile, "The profile natgw.yaml gives natgw (--gateway natgw)")
+      ->check(CLI::IsMember({"azure", "aws", "gcp", "rfc", "custom"}))
+      ->capture_default_str();
   up->add_option("--config-out", a->config_out, "Also write the lab's natgw config to this file");
   up->add_flag("--keep-on-error", a->keep, "Leave a half-built lab in place for inspection");
   up->footer(
@@ -51,6 +55,7 @@ void add_up(CLI::App& lab, int& exit_code) {
     o.spec.vms = a->vms;
     o.spec.public_ips = a->public_ips;
     o.spec.gateway = *lab::parse_gateway_mode(a->gateway);
+    o.spec.profile = a->profile;
     o.config_out = optional_name(a->config_out);
     o.keep_on_error = a->keep;
     exit_code = lab::lab_up(o, std::cout, std::cerr);

@@ -66,6 +66,14 @@ std::string_view name(Profile p) noexcept {
   switch (p) {
     case Profile::azure:
       return "azure";
+    case Profile::aws:
+      return "aws";
+    case Profile::gcp:
+      return "gcp";
+    case Profile::rfc:
+      return "rfc";
+    case Profile::custom:
+      return "custom";
   }
   return "unknown";
 }
@@ -91,12 +99,66 @@ std::string_view name(Backend b) noexcept {
 }
 
 ProfileRules rules_of(Profile p) noexcept {
+  ProfileRules r;  // azure
   switch (p) {
     case Profile::azure:
-      return ProfileRules{};
+      break;
+    case Profile::aws:
+      // 350 s, fixed; up to 8 addresses (a /29 at most as a prefix).
+      r.idle_configurable = false;
+      r.prefix_min_length = 29;
+      r.max_public_ips = 8;
+      break;
+    case Profile::gcp:
+    case Profile::rfc:
+      r.idle_configurable = false;  // the preset's timers (nat/README.md "Profiles")
+      break;
+    case Profile::custom:
+      // Any TCP idle timeout the engine's timer wheel holds beside a hold-down of 600 s;
+      // engine.max_public_ips lowers the address count.
+      r.idle_min_minutes = 1;
+      r.idle_max_minutes = 120;
+      break;
   }
-  return ProfileRules{};
+  return r;
 }
+
+namespace {
+
+nat::EngineConfig custom_engine(const EngineKnobs& k) {
+  using std::chrono::seconds;
+  nat::EngineConfig e;
+  nat::Behaviour& b = e.behaviour;
+  b.mapping = k.mapping;
+  b.filtering = k.filtering;
+  b.icmp_echo = k.icmp_echo;
+  b.udp_fragments = k.udp_fragments;
+  b.fragment_table = k.fragment_table;
+  b.hairpinning = k.hairpinning;
+  b.late_rst = k.late_rst;
+  b.ports_per_host_min = k.ports_per_host_min;
+  b.ports_per_host_max = k.ports_per_host_max;
+  b.blocked_ports = k.blocked_ports;
+  e.block_smtp = k.block_smtp;
+  e.limits.per_destination = k.connections_per_destination;
+  e.limits.max_connections = k.max_connections;
+  e.limits.port_min = static_cast<std::uint16_t>(k.port_min);
+  e.limits.port_max = static_cast<std::uint16_t>(k.port_max);
+  nat::Timers& t = e.timers;
+  t.tcp_half_open = seconds(k.tcp_half_open_seconds);
+  t.tcp_closing = seconds(k.tcp_closing_seconds);
+  t.udp_idle = seconds(k.udp_idle_seconds);
+  t.icmp_idle = seconds(k.icmp_idle_seconds);
+  t.holddown_fin = seconds(k.holddown_fin_seconds);
+  t.holddown_rst = seconds(k.holddown_rst_seconds);
+  t.holddown_udp = seconds(k.holddown_udp_seconds);
+  t.holddown_idle = seconds(k.holddown_idle_seconds);
+  t.holddown_icmp = seconds(k.holddown_icmp_seconds);
+  t.udp_refresh_each_direction = k.udp_refresh_each_direction;
+  return e;
+}
+
+}  // namespace
 
 std::vector<net::Ipv4> GatewayConfig::public_addresses() const {
   std::vector<net::Ipv4> out = public_ips;
@@ -109,10 +171,28 @@ std::vector<net::Ipv4> GatewayConfig::public_addresses() const {
 }
 
 nat::EngineConfig Config::engine() const {
-  nat::EngineConfig e = nat::azure_profile();
+  nat::EngineConfig e;
+  switch (profile) {
+    case Profile::azure:
+      e = nat::azure_profile();
+      break;
+    case Profile::aws:
+      e = nat::aws_profile();
+      break;
+    case Profile::gcp:
+      e = nat::gcp_profile();
+      break;
+    case Profile::rfc:
+      e = nat::rfc_profile();
+      break;
+    case Profile::custom:
+      e = custom_engine(knobs.value_or(EngineKnobs{}));
+      break;
+  }
   e.public_ips = gateway.public_addresses();
   e.subnets = gateway.subnets;
-  e.timers.tcp_idle = gateway.idle_timeout;
+  // The profiles that take `idle_timeout_minutes`; the others fix their TCP idle timeout.
+  if (rules_of(profile).idle_configurable) e.timers.tcp_idle = gateway.idle_timeout;
   e.ip_selection = gateway.public_ip_selection;
   return e;
 }
@@ -404,6 +484,17 @@ Config to_config(const Draft& d) {
   c.interfaces.outside = iface(d.outside);
   if (d.api_listen) c.api.listen = d.api_listen->value;
   if (d.network.present) c.network = to_network(d.network);
+  if (d.engine.present) {
+    EngineKnobs k;
+    for (const auto& f : d.engine.values) {
+      if (const KnobSpec* spec = find_knob(std::string_view{f.key}.substr(7)))
+        spec->set(k, f.value);
+    }
+    for (const auto& f : d.engine.blocked_ports) {
+      k.blocked_ports.push_back(static_cast<std::uint16_t>(f.value));
+    }
+    c.knobs = std::move(k);
+  }
   return c;
 }
 
@@ -413,8 +504,10 @@ Draft to_draft(const Config& c) {
   d.gateway_present = true;
   d.name = Field<std::string>{"gateway.name", shown(c.gateway.name), {}, c.gateway.name};
   const auto minutes = static_cast<std::int64_t>(c.gateway.idle_timeout.count());
-  d.idle_timeout_minutes =
-      Field<std::int64_t>{"gateway.idle_timeout_minutes", std::to_string(minutes), {}, minutes};
+  if (rules_of(c.profile).idle_configurable) {
+    d.idle_timeout_minutes =
+        Field<std::int64_t>{"gateway.idle_timeout_minutes", std::to_string(minutes), {}, minutes};
+  }
   d.ip_selection = c.gateway.public_ip_selection;
   const auto list = [](const auto& values, std::string_view key, auto& out) {
     for (std::size_t i = 0; i < values.size(); ++i) {
@@ -442,6 +535,25 @@ Draft to_draft(const Config& c) {
   d.outside = iface(c.interfaces.outside, "interfaces.outside");
   d.api_listen = Field<net::Endpoint>{"api.listen", text(c.api.listen), {}, c.api.listen};
   if (c.network) d.network = to_network_draft(*c.network);
+  if (c.knobs) {
+    d.engine.present = true;
+    for (const KnobSpec& k : knob_specs()) {
+      const std::int64_t v = k.get(*c.knobs);
+      const bool word =
+          !k.choices.empty() && v >= 0 && static_cast<std::size_t>(v) < k.choices.size();
+      d.engine.values.push_back(
+          {fmt::format("engine.{}", k.name),
+           word ? std::string{k.choices[static_cast<std::size_t>(v)]} : std::to_string(v),
+           {},
+           v});
+    }
+    d.engine.blocked_ports_given = !c.knobs->blocked_ports.empty();
+    for (std::size_t i = 0; i < c.knobs->blocked_ports.size(); ++i) {
+      const std::int64_t port = c.knobs->blocked_ports[i];
+      d.engine.blocked_ports.push_back(
+          {fmt::format("engine.blocked_ports[{}]", i), std::to_string(port), {}, port});
+    }
+  }
   return d;
 }
 

@@ -27,8 +27,9 @@ class Network;
 
 namespace natgw::control {
 
-// Only `azure` in this version; aws, gcp and custom come later (SPEC section 3).
-enum class Profile : std::uint8_t { azure };
+// The presets of SPEC section 3 (nat/README.md "Profiles"); `custom` takes every engine knob
+// from the `engine:` section.
+enum class Profile : std::uint8_t { azure, aws, gcp, rfc, custom };
 
 // Packet I/O backend of an interface.
 enum class Backend : std::uint8_t { af_packet, af_xdp };
@@ -39,6 +40,7 @@ enum class Backend : std::uint8_t { af_packet, af_xdp };
 
 // What a profile allows: the bounds that validation checks against.
 struct ProfileRules {
+  bool idle_configurable = true;       // false: the profile fixes the TCP idle timeout
   std::uint32_t idle_min_minutes = 4;  // TCP idle timeout, inclusive
   std::uint32_t idle_max_minutes = 120;
   std::uint8_t prefix_min_length = 28;  // public IP prefix lengths, inclusive (/28 = 16 addresses)
@@ -62,6 +64,41 @@ struct GatewayConfig {
   [[nodiscard]] std::vector<net::Ipv4> public_addresses() const;
 
   bool operator==(const GatewayConfig&) const = default;
+};
+
+// The `engine:` section (profile custom only): every knob of the engine, in the units people
+// write. Absent keys keep these defaults, which are azure's behaviour. Bounds: control/README.md.
+struct EngineKnobs {
+  nat::Mapping mapping = nat::Mapping::endpoint_dependent;
+  nat::Filtering filtering = nat::Filtering::endpoint_dependent;
+  bool icmp_echo = false;
+  bool udp_fragments = false;
+  std::uint32_t fragment_table = 4096;
+  bool hairpinning = false;
+  nat::LateRst late_rst = nat::LateRst::sender;
+  bool block_smtp = true;
+  std::vector<std::uint16_t> blocked_ports;
+  std::uint32_t max_public_ips = nat::kMaxPublicIps;
+  std::uint32_t connections_per_destination = 50'000;
+  std::uint32_t max_connections = 2'000'000;
+  std::uint32_t port_min = 1024;
+  std::uint32_t port_max = 65535;
+  std::uint32_t ports_per_host_min = 0;
+  std::uint32_t ports_per_host_max = 0;
+  bool udp_refresh_each_direction = true;
+  // Seconds (the TCP established timeout is gateway.idle_timeout_minutes). 0 for
+  // tcp_closing_seconds: the TCP idle timeout.
+  std::uint32_t tcp_half_open_seconds = 30;
+  std::uint32_t tcp_closing_seconds = 0;
+  std::uint32_t udp_idle_seconds = 240;
+  std::uint32_t icmp_idle_seconds = 60;
+  std::uint32_t holddown_fin_seconds = 65;
+  std::uint32_t holddown_rst_seconds = 16;
+  std::uint32_t holddown_udp_seconds = 65;
+  std::uint32_t holddown_idle_seconds = 65;
+  std::uint32_t holddown_icmp_seconds = 1;
+
+  bool operator==(const EngineKnobs&) const = default;
 };
 
 struct InterfaceConfig {
@@ -93,6 +130,8 @@ struct Config {
   // The network around the gateway (docs/network.md). Absent: nothing of it is modelled or
   // enforced (no routes, no security rules), as before the section existed.
   std::optional<vnet::NetworkConfig> network;
+  // The `engine:` section; only with profile custom (absent there: azure's behaviour).
+  std::optional<EngineKnobs> knobs;
 
   // The engine's configuration: the profile's timers and limits, the TCP idle timeout, every
   // public address (public_addresses()) and the subnets. Meant for a validated Config; the engine

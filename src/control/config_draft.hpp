@@ -10,7 +10,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "control/config.hpp"
@@ -131,8 +133,36 @@ struct NetworkDraft {
   std::vector<LoadBalancerRuleDraft> load_balancer_outbound_rules;
 };
 
+// One knob of the `engine:` section (config_engine.cpp has the table). Every knob is read as an
+// integer: a choice (booleans included) as the index of its word in `choices`.
+struct KnobSpec {
+  std::string_view name;
+  std::span<const std::string_view> choices;  // empty: an integer in min..max
+  std::int64_t min = 0;
+  std::int64_t max = 0;
+  std::string_view unit;  // for integers: "seconds", "entries", ...
+  std::int64_t (*get)(const EngineKnobs&) = nullptr;
+  void (*set)(EngineKnobs&, std::int64_t) = nullptr;
+};
+[[nodiscard]] std::span<const KnobSpec> knob_specs();
+[[nodiscard]] const KnobSpec* find_knob(std::string_view name);
+// The keys of `engine:`: every knob, and blocked_ports.
+[[nodiscard]] std::span<const std::string_view> engine_keys();
+// "1..600 (seconds)", "true or false", ...
+[[nodiscard]] std::string knob_allowed(const KnobSpec& k);
+[[nodiscard]] std::string blocked_port_allowed();
+
+struct EngineDraft {
+  bool present = false;
+  std::string key = "engine";
+  Position at;
+  std::vector<Field<std::int64_t>> values;         // key "engine.NAME"
+  std::vector<Field<std::int64_t>> blocked_ports;  // key "engine.blocked_ports[i]"
+  bool blocked_ports_given = false;
+};
+
 struct Draft {
-  Profile profile = Profile::azure;  // an unsupported profile is reported; checks go on as azure
+  Profile profile = Profile::azure;  // an unknown profile is reported; checks go on as azure
 
   bool gateway_present = false;  // the section is there (as a map)
   Position gateway_at;
@@ -156,6 +186,7 @@ struct Draft {
   std::optional<Field<net::Endpoint>> api_listen;
 
   NetworkDraft network;
+  EngineDraft engine;
 };
 
 // Adds an error. `value` is shown as is at the start of the message.

@@ -24,6 +24,9 @@ using Keys = std::span<const std::string_view>;
 
 constexpr std::array<std::string_view, 5> kTopKeys = {"profile", "gateway", "interfaces", "api",
                                                      "network"};
+// With profile custom, the engine knobs too.
+constexpr std::array<std::string_view, 6> kTopKeysCustom = {"profile", "gateway", "interfaces",
+                                                            "api",     "network", "engine"};
 constexpr std::array<std::string_view, 6> kGatewayKeys = {
     "name",    "idle_timeout_minutes", "public_ips", "public_ip_prefixes",
     "subnets", "public_ip_selection"};
@@ -46,8 +49,8 @@ constexpr std::array<std::string_view, 2> kInstancePublicIpKeys = {"host", "publ
 constexpr std::array<std::string_view, 4> kLoadBalancerRuleKeys = {"name", "frontend_ips", "backends",
                                                                    "protocol"};
 
-// Profiles the SPEC names that this version does not implement yet.
-constexpr std::array<std::string_view, 3> kLaterProfiles = {"aws", "gcp", "custom"};
+constexpr std::array kProfiles = {Profile::azure, Profile::aws, Profile::gcp, Profile::rfc,
+                                  Profile::custom};
 
 constexpr std::size_t kShownMax = 60;  // longest map or list shown in a message
 
@@ -135,13 +138,19 @@ class Reader {
             position(root));
       return std::move(draft_);
     }
-    const auto top = read_map(root, "", position(root), kTopKeys);
+    Keys top_keys = kTopKeys;
+    if (root.IsMap()) {
+      const YAML::Node p = root["profile"];
+      if (p && p.IsScalar() && p.Scalar() == name(Profile::custom)) top_keys = kTopKeysCustom;
+    }
+    const auto top = read_map(root, "", position(root), top_keys);
     if (!top) return std::move(draft_);
     if (const auto* e = top->find("profile")) read_profile(*e);
     read_gateway(*top);
     read_interfaces(*top);
     if (const auto* e = top->find("api")) read_api(*e);
     if (const auto* e = top->find("network")) read_network(*e);
+    if (const auto* e = top->find("engine")) read_engine(*e);
     return std::move(draft_);
   }
 
@@ -177,6 +186,13 @@ class Reader {
             list_of(keys));
         if (const auto s = k.IsScalar() ? suggestion(name, keys) : std::nullopt) {
           message += fmt::format(" (did you mean {}?)", *s);
+        }
+        if (path.empty() && name == "engine") {
+          message = fmt::format(
+              "{} is only for profile custom (the other profiles fix every engine knob: see "
+              "src/nat/README.md); allowed: profile: custom with an engine section, or no engine "
+              "section",
+              v);
         }
         error(key_path, v, std::move(message), position(k));
         continue;
@@ -282,16 +298,57 @@ class Reader {
 
   void read_profile(const Entry& e) {
     const auto s = read_scalar(e, "", allowed::profile());
-    if (!s || s->text == name(Profile::azure)) return;
-    if (std::find(kLaterProfiles.begin(), kLaterProfiles.end(), s->text) != kLaterProfiles.end()) {
-      error(s->key, s->shown,
-            fmt::format("{} is not supported in this version (profiles aws, gcp and custom come "
-                        "later); allowed: azure",
-                        s->shown),
-            s->at);
-    } else {
-      error(s->key, s->shown,
-            fmt::format("{} is not a profile; allowed: {}", s->shown, allowed::profile()), s->at);
+    if (!s) return;
+    for (const Profile p : kProfiles) {
+      if (s->text == name(p)) {
+        draft_.profile = p;
+        return;
+      }
+    }
+    error(s->key, s->shown,
+          fmt::format("{} is not a profile; allowed: {}", s->shown, allowed::profile()), s->at);
+  }
+
+  // The `engine:` section: every knob is a single value (an integer, or one of its words), and
+  // blocked_ports a list of ports. Bounds and cross-key rules are config_rules.cpp's.
+  void read_engine(const Entry& e) {
+    const auto m = read_map(e.value, "engine", position(e.key), engine_keys());
+    if (!m) return;
+    draft_.engine.present = true;
+    draft_.engine.at = position(e.key);
+    for (const auto& entry : m->entries) {
+      if (entry.name == "blocked_ports") {
+        draft_.engine.blocked_ports_given = true;
+        bool bad_shape = false;
+        for (const auto& [key, node] :
+             read_list(entry, m->path, blocked_port_allowed(), bad_shape)) {
+          if (auto f = read_integer(Entry{key, node, node}, "", blocked_port_allowed())) {
+            f->key = key;
+            draft_.engine.blocked_ports.push_back(std::move(*f));
+          }
+        }
+        continue;
+      }
+      const KnobSpec* k = find_knob(entry.name);
+      if (k == nullptr) continue;  // read_map reported it
+      const auto allowed_text = knob_allowed(*k);
+      if (k->choices.empty()) {
+        if (auto f = read_integer(entry, m->path, allowed_text)) {
+          draft_.engine.values.push_back(std::move(*f));
+        }
+        continue;
+      }
+      const auto s = read_scalar(entry, m->path, allowed_text);
+      if (!s) continue;
+      const auto it = std::find(k->choices.begin(), k->choices.end(), s->text);
+      if (it == k->choices.end()) {
+        error(s->key, s->shown,
+              fmt::format("{} is not a value of {}; allowed: {}", s->shown, k->name, allowed_text),
+              s->at);
+        continue;
+      }
+      draft_.engine.values.push_back(Field<std::int64_t>{
+          s->key, s->shown, s->at, static_cast<std::int64_t>(it - k->choices.begin())});
     }
   }
 

@@ -2,6 +2,7 @@
 // overlaps, totals. Every rule runs on what the reader could read, so one run reports everything.
 #include <fmt/format.h>
 
+#include <bit>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -50,9 +51,17 @@ std::string name_problem(std::string_view s, std::size_t max) {
 class Rules {
  public:
   Rules(const Draft& d, std::vector<ConfigError>& errors)
-      : d_(d), errors_(errors), rules_(rules_of(d.profile)) {}
+      : d_(d), errors_(errors), rules_(rules_of(d.profile)) {
+    if (d.profile == Profile::custom) {
+      if (const auto* f = knob("max_public_ips");
+          f && f->value >= 1 && f->value <= static_cast<std::int64_t>(nat::kMaxPublicIps)) {
+        rules_.max_public_ips = static_cast<std::size_t>(f->value);
+      }
+    }
+  }
 
   void run() {
+    if (d_.engine.present) engine();
     if (d_.name) gateway_name(*d_.name);
     if (d_.idle_timeout_minutes) idle_timeout(*d_.idle_timeout_minutes);
     subnets();
@@ -89,7 +98,80 @@ class Rules {
     }
   }
 
+  // The `engine:` section: custom only; each knob within its bounds; then the rules between them.
+  const Field<std::int64_t>* knob(std::string_view name) const {
+    for (const auto& f : d_.engine.values) {
+      if (std::string_view{f.key}.substr(7) == name) return &f;
+    }
+    return nullptr;
+  }
+  std::int64_t knob_value(std::string_view name) const {
+    if (const auto* f = knob(name)) return f->value;
+    return find_knob(name)->get(EngineKnobs{});
+  }
+
+  void engine() {
+    if (d_.profile != Profile::custom) {
+      add_error(errors_, "engine", "",
+                fmt::format("is only for profile custom (profile {} fixes every engine knob: "
+                            "nat/README.md); allowed: profile: custom with this section, or no "
+                            "engine section",
+                            name(d_.profile)),
+                d_.engine.at);
+      return;
+    }
+    for (const auto& f : d_.engine.values) {
+      const KnobSpec* k = find_knob(std::string_view{f.key}.substr(7));
+      if (k == nullptr || !k->choices.empty()) continue;
+      if (f.value < k->min || f.value > k->max) {
+        error(f, fmt::format("{} is out of range; allowed: {}", f.text, knob_allowed(*k)));
+      } else if (k->name == "fragment_table" &&
+                 !std::has_single_bit(static_cast<std::uint64_t>(f.value))) {
+        error(f, fmt::format("{} is not a power of two; allowed: {}", f.text, knob_allowed(*k)));
+      }
+    }
+    for (const auto& f : d_.engine.blocked_ports) {
+      if (f.value < 1 || f.value > 65535) {
+        error(f, fmt::format("{} is out of range; allowed: {}", f.text, blocked_port_allowed()));
+      }
+    }
+    constexpr auto eim = static_cast<std::int64_t>(nat::Mapping::endpoint_independent);
+    const bool mapping_eim = knob_value("mapping") == eim;
+    if (const auto* f = knob("filtering");
+        f && f->value == static_cast<std::int64_t>(nat::Filtering::endpoint_independent) &&
+        !mapping_eim) {
+      error(*f, fmt::format("{} needs engine.mapping endpoint_independent (a public IP:port must "
+                            "belong to one inside host); allowed: endpoint_dependent, or "
+                            "mapping: endpoint_independent",
+                            f->text));
+    }
+    const std::int64_t host_min = knob_value("ports_per_host_min");
+    const std::int64_t host_max = knob_value("ports_per_host_max");
+    if (const auto* f = knob("ports_per_host_min"); f && f->value > 0 && !mapping_eim) {
+      error(*f, fmt::format("{} needs engine.mapping endpoint_independent (the allowance counts "
+                            "mappings); allowed: 0, or mapping: endpoint_independent",
+                            f->text));
+    }
+    if (const auto* f = knob("ports_per_host_max"); f && host_max < host_min) {
+      error(*f, fmt::format("{} is below engine.ports_per_host_min ({}); allowed: {}..65536",
+                            f->text, host_min, host_min));
+    } else if (f && host_max > 0 && host_min == 0) {
+      error(*f, fmt::format("{} needs engine.ports_per_host_min of 1 or more; allowed: 0, or a "
+                            "maximum with a minimum",
+                            f->text));
+    }
+    if (const auto* f = knob("port_max"); f && f->value < knob_value("port_min")) {
+      error(*f, fmt::format("{} is below engine.port_min ({}); allowed: {}..65535", f->text,
+                            knob_value("port_min"), knob_value("port_min")));
+    }
+  }
+
   void idle_timeout(const Field<std::int64_t>& f) {
+    if (!rules_.idle_configurable) {
+      error(f, fmt::format("{} cannot be set with profile {}; allowed: {}", f.text,
+                           name(d_.profile), allowed::idle_timeout(rules_, d_.profile)));
+      return;
+    }
     if (f.value < rules_.idle_min_minutes || f.value > rules_.idle_max_minutes) {
       error(f, fmt::format("{} is out of range; allowed: {}", f.text,
                            allowed::idle_timeout(rules_, d_.profile)));

@@ -241,7 +241,7 @@ std::optional<std::string_view> special_use(const net::Prefix& p) {
 namespace allowed {
 
 std::string profile() {
-  return "azure (profiles aws, gcp and custom come in a later version)";
+  return "azure, aws, gcp, rfc or custom";
 }
 
 std::string gateway_name() {
@@ -249,6 +249,10 @@ std::string gateway_name() {
 }
 
 std::string idle_timeout(const ProfileRules& r, Profile p) {
+  if (!r.idle_configurable) {
+    return fmt::format("no idle_timeout_minutes with profile {} (it fixes the TCP idle timeout)",
+                       name(p));
+  }
   return fmt::format("{}..{} (profile {})", r.idle_min_minutes, r.idle_max_minutes, name(p));
 }
 

@@ -322,7 +322,7 @@ void capture_route(httplib::Server& srv, datapath::Worker& worker) {
       out["frames"].push_back({{"seq", f.seq},
                                {"time_ns", f.time.count()},
                                {"point", datapath::name(f.point)},
-                               {"action", f.action == nat::Action::forward ? "forward" : f.action == nat::Action::reply ? "reply" : "drop"},
+                               {"action", f.action == nat::Action::forward ? "forward" : f.action == nat::Action::reply ? "reply" : f.action == nat::Action::hairpin ? "hairpin" : "drop"},
                                {"reason", f.action == nat::Action::drop || f.action == nat::Action::reply ? std::string(nat::name(f.reason)) : ""},
                                {"len", f.len},
                                {"data", hex}});

@@ -138,7 +138,8 @@ std::variant<FlowQuery, std::string> parse_flow_query(
     } else if (k == "protocol") {
       if (v == "tcp") q.proto = nat::L4::tcp;
       else if (v == "udp") q.proto = nat::L4::udp;
-      else return "protocol: expected tcp or udp, got '" + v + "'";
+      else if (v == "icmp") q.proto = nat::L4::icmp;  // ICMP echo, in the profiles that translate it
+      else return "protocol: expected tcp, udp or icmp, got '" + v + "'";
     } else if (k == "state") {
       bool known = v == "live" || v == "holddown";
       for (int i = 1; i < nat::kFlowStateCount; ++i) known |= nat::name(static_cast<nat::FlowState>(i)) == v;

@@ -268,6 +268,23 @@ void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept
       my_mac.write(frame + 6);
       if (capture_ != nullptr) tap(i, now, CapturePoint::inside_rx, CapturePoint::inside_tx, v, frame, len);
       transmit(*in_, frame, len);
+    } else if (v.action == nat::Action::hairpin) {
+      // Translated out and back in (hairpinning): to the inside host that holds the public
+      // IP:port it was sent to, never to the next hop.
+      const auto mac = inside_mac(net::Ipv4{net::get_be32(frame + kEth + 16)}, now);
+      if (!mac) {
+        ++stats_.drops[static_cast<std::size_t>(nat::DropReason::no_neighbor)];
+        if (capture_ != nullptr) {
+          tap(i, now, CapturePoint::inside_rx, CapturePoint::inside_tx,
+              {nat::Action::drop, nat::DropReason::no_neighbor, 0}, nullptr, 0);
+        }
+        continue;
+      }
+      mac->write(frame);
+      my_mac.write(frame + 6);
+      if (capture_ != nullptr)
+        tap(i, now, CapturePoint::inside_rx, CapturePoint::inside_tx, v, frame, len);
+      transmit(*in_, frame, len);
     } else if (capture_ != nullptr) {
       tap(i, now, CapturePoint::inside_rx, CapturePoint::outside_tx, v, nullptr, 0);
     }

@@ -7,11 +7,12 @@ namespace natgw::lab {
 std::string render_natgw_config(const LabSpec& spec) {
   std::ostringstream c;
   c << "# natgw configuration of lab " << spec.name << " (written by `natgw lab up`)\n"
-    << "profile: azure\n"
+    << "profile: " << spec.profile << "\n"
     << "gateway:\n"
-    << "  name: " << spec.name << "\n"
-    << "  idle_timeout_minutes: 4\n"
-    << "  public_ips: [";
+    << "  name: " << spec.name << "\n";
+  // The other profiles fix their TCP idle timeout (src/nat/README.md "Profiles").
+  if (spec.profile == "azure" || spec.profile == "custom") c << "  idle_timeout_minutes: 4\n";
+  c << "  public_ips: [";
   const auto ips = public_ip_list(spec.public_ips);
   for (std::size_t i = 0; i < ips.size(); ++i) c << (i ? ", " : "") << ips[i];
   c << "]\n"

@@ -57,6 +57,7 @@ struct LabSpec {
   int vms = 2;
   int public_ips = 1;
   GatewayMode gateway = GatewayMode::natgw;
+  std::string profile = "azure";  // natgw.yaml's profile (azure, aws, gcp, rfc or custom)
 };
 
 // Empty if the spec can be built, else one message per problem naming option, value and range.

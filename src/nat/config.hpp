@@ -22,6 +22,13 @@ struct Timers {
   Duration holddown_rst = std::chrono::seconds(16);   // after RST
   Duration holddown_udp = std::chrono::seconds(65);   // after a UDP flow idles out
   Duration holddown_idle = std::chrono::seconds(65);  // after a TCP flow idles out
+  // Profiles beyond azure (SPEC section 3; nat/README.md "Profiles"):
+  Duration tcp_closing = Duration::zero();           // fin_out / fin_in; zero: same as tcp_idle
+  Duration icmp_idle = std::chrono::seconds(60);     // ICMP echo mappings (Behaviour::icmp_echo)
+  Duration holddown_icmp = std::chrono::seconds(1);  // after an ICMP echo mapping idles out
+  // true (azure): a UDP flow lives while each direction was heard from within udp_idle.
+  // false: any packet, either way, refreshes it (RFC 4787 REQ-6 and the other clouds).
+  bool udp_refresh_each_direction = true;
 };
 
 struct Limits {
@@ -44,6 +51,39 @@ enum class IpSelection : std::uint8_t {
   per_host,
 };
 
+// Mapping (RFC 4787 section 4.1): which public IP:port a new connection gets.
+enum class Mapping : std::uint8_t {
+  endpoint_dependent,    // a random IP:port per connection; ports overlap across destinations
+  endpoint_independent,  // one public IP:port per inside IP:port, for every destination
+};
+// Filtering (RFC 4787 section 5): what may come in to a public IP:port.
+enum class Filtering : std::uint8_t {
+  endpoint_dependent,    // only the destination a flow was opened to (address and port dependent)
+  endpoint_independent,  // anyone, to a live endpoint-independent mapping
+};
+// Whom a late segment of an idle-expired TCP flow is answered with an RST.
+enum class LateRst : std::uint8_t { sender, inside_only, none };
+
+// How the engine behaves where the clouds differ (the profiles of SPEC section 3). The defaults
+// are azure's; nat/README.md "Profiles" has the table.
+struct Behaviour {
+  Mapping mapping = Mapping::endpoint_dependent;
+  Filtering filtering = Filtering::endpoint_dependent;  // endpoint_independent needs that mapping
+  bool icmp_echo = false;      // translate ICMP echo (the identifier is the port)
+  bool udp_fragments = false;  // forward UDP fragments (TCP and ICMP fragments stay dropped)
+  std::uint32_t fragment_table = 4096;  // entries (a power of two) when udp_fragments
+  bool hairpinning = false;  // inside to a public IP:port of this gateway comes back inside
+  LateRst late_rst = LateRst::sender;
+  // Per-host port allowance (endpoint-independent mapping only; 0: none): a host (inside
+  // address) holds at most `ports_per_host_min` mappings per protocol; when it needs more, its
+  // allowance doubles up to `ports_per_host_max` (dynamic allocation when max > min).
+  std::uint32_t ports_per_host_min = 0;
+  std::uint32_t ports_per_host_max = 0;
+  // Destination ports refused outbound (TCP and UDP), reason port_blocked. Port 25 over TCP is
+  // block_smtp's (reason smtp_blocked).
+  std::vector<std::uint16_t> blocked_ports;
+};
+
 struct EngineConfig {
   std::vector<net::Ipv4> public_ips;  // at most kMaxPublicIps
   std::vector<net::Prefix> subnets;   // sources translated; anything else is dropped
@@ -51,6 +91,7 @@ struct EngineConfig {
   Limits limits;
   bool block_smtp = true;             // outbound TCP to port 25
   IpSelection ip_selection = IpSelection::per_connection;
+  Behaviour behaviour;
   std::uint64_t seed = 1;             // randomness is an input: same seed, same choices
 };
 
@@ -58,5 +99,9 @@ inline constexpr std::size_t kMaxPublicIps = 16;
 
 // Azure NAT Gateway (Standard) behaviour: the defaults above.
 [[nodiscard]] inline EngineConfig azure_profile() { return EngineConfig{}; }
+// The other presets (nat/profiles.cpp; nat/README.md "Profiles" says where each figure is from).
+[[nodiscard]] EngineConfig aws_profile();
+[[nodiscard]] EngineConfig gcp_profile();
+[[nodiscard]] EngineConfig rfc_profile();
 
 }  // namespace natgw::nat

@@ -11,9 +11,10 @@
 namespace natgw::nat {
 
 // Translated protocols, as counter indices.
-enum class L4 : std::uint8_t { tcp, udp };
-inline constexpr std::size_t kL4Count = 2;
-inline constexpr std::array<std::string_view, kL4Count> kL4Names = {"tcp", "udp"};
+// icmp: ICMP echo, translated by the profiles that do (EngineConfig::behaviour.icmp_echo).
+enum class L4 : std::uint8_t { tcp, udp, icmp };
+inline constexpr std::size_t kL4Count = 3;
+inline constexpr std::array<std::string_view, kL4Count> kL4Names = {"tcp", "udp", "icmp"};
 
 // out: inside to outside; in: return traffic (Azure's metric dimension).
 enum class Direction : std::uint8_t { out, in };
@@ -34,6 +35,9 @@ struct Counters {
   std::array<std::uint64_t, kL4Count> holddown{};  // gauge: ports in hold-down now
   std::uint64_t late_rst = 0;                       // late segments answered with RST
   std::uint64_t icmp_errors_translated = 0;
+  std::uint64_t fragments_forwarded = 0;  // UDP fragments after the first (behaviour.udp_fragments)
+  std::uint64_t hairpinned = 0;           // packets looped back inside (behaviour.hairpinning)
+  std::uint64_t inbound_opened = 0;  // flows opened from outside (endpoint-independent filtering)
 
   [[nodiscard]] std::uint64_t drop(DropReason r) const noexcept {
     return drops[static_cast<std::size_t>(r)];
@@ -63,6 +67,9 @@ inline Counters& Counters::operator+=(const Counters& o) noexcept {
   for (std::size_t r = 0; r < kDropReasonCount; ++r) drops[r] += o.drops[r];
   late_rst += o.late_rst;
   icmp_errors_translated += o.icmp_errors_translated;
+  fragments_forwarded += o.fragments_forwarded;
+  hairpinned += o.hairpinned;
+  inbound_opened += o.inbound_opened;
   return *this;
 }
 

@@ -24,6 +24,12 @@ namespace natgw::nat {
   X(flow_expired, "late packet of a flow that expired idle (TCP ones are answered with RST)")   \
   X(flow_table_full, "every flow slot holds a live flow or a port in hold-down")               \
   X(no_public_ip, "no public IP accepts new connections")                                     \
+  /* Profiles beyond azure (nat/README.md "Profiles"): */                                      \
+  X(out_of_resources, "the host's port allowance is used up and cannot grow (GCP OUT_OF_RESOURCES)") \
+  X(endpoint_independence_conflict,                                                            \
+    "the host's endpoint-independent public IP:port is taken for this destination (GCP ENDPOINT_INDEPENDENCE_CONFLICT)") \
+  X(fragment_without_first, "UDP fragment whose first fragment was not seen (or was forgotten)") \
+  X(port_blocked, "outbound to a destination port the profile blocks")                         \
   /* The network around the gateway (src/vnet), before a connection opens: */                   \
   X(security_rule_denied, "denied by a security rule (natgw_security_rule_denied_total says which)") \
   X(route_none, "the subnet's route to the destination has next hop type none")              \

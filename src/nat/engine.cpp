@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "net/checksum.hpp"
+
 namespace natgw::nat {
 namespace {
 
@@ -58,8 +60,19 @@ T* alloc_zeroed(std::size_t n) {
 }
 
 L4 l4_of_proto(std::uint8_t proto) noexcept {
-  return proto == static_cast<std::uint8_t>(net::Proto::udp) ? L4::udp : L4::tcp;
+  return proto == static_cast<std::uint8_t>(net::Proto::udp)    ? L4::udp
+         : proto == static_cast<std::uint8_t>(net::Proto::icmp) ? L4::icmp
+                                                                : L4::tcp;
 }
+
+// An ICMP echo flow is keyed by the identifier on the inside/public side and 0 as the
+// destination's "port".
+std::uint16_t remote_port(L4 l4, std::uint16_t port) noexcept {
+  return l4 == L4::icmp ? 0 : port;
+}
+
+// Fragments of one datagram are remembered this long after its first fragment.
+constexpr std::uint32_t kFragmentLifetimeMs = 30'000;
 
 }  // namespace
 
@@ -74,6 +87,40 @@ struct Engine::Dest {
   static void check_size() { static_assert(sizeof(Dest) == 16); }
 };
 
+// An endpoint-independent mapping: one inside IP:port to one public IP:port, for every
+// destination; shared by the flows (live and in hold-down) of that inside endpoint.
+struct Engine::MapRec {
+  std::uint32_t inside_addr;
+  std::uint16_t inside_port;
+  std::uint16_t public_port;
+  std::uint8_t public_idx;
+  std::uint8_t l4;
+  std::uint32_t refs;  // flows on it, live and in hold-down; the record is freed at 0
+  std::uint32_t live;  // live flows: inbound is accepted (endpoint-independent filtering) while > 0
+  std::uint32_t next_in;
+  std::uint32_t next_out;  // also the free list
+};
+
+// A host's port allowance (behaviour.ports_per_host_min/max), per protocol.
+struct Engine::HostRec {
+  std::uint32_t addr;
+  std::uint8_t l4;
+  std::uint32_t mappings;
+  std::uint32_t allowance;
+  std::uint32_t next;  // hash chain, or free list
+};
+
+// The translation of a fragmented UDP datagram, for its later fragments (direct-mapped: a
+// collision forgets the older datagram).
+struct Engine::FragRec {
+  std::uint32_t src;
+  std::uint32_t dst;
+  std::uint32_t new_addr;  // outbound: the public IP; inbound: the inside host
+  std::uint32_t since;     // engine ms of the first fragment
+  std::uint16_t id;        // IP identification
+  std::uint8_t dir;        // Direction + 1; 0: empty
+  std::uint8_t pad;
+};
 
 // A packet between the prefetch stages and processing.
 struct Engine::Prepared {
@@ -129,13 +176,64 @@ Engine::Engine(EngineConfig config) : config_(std::move(config)) {
 
   rng_state_ = config_.seed;
   hash_seed_ = mix(config_.seed, 0x6E61746777ull, 0);  // hash keys differ from port choices
+
+  const Behaviour& b = config_.behaviour;
+  if (b.filtering == Filtering::endpoint_independent &&
+      b.mapping != Mapping::endpoint_independent) {
+    throw std::invalid_argument(
+        "endpoint-independent filtering needs endpoint-independent mapping");
+  }
+  if (b.ports_per_host_min > b.ports_per_host_max ||
+      (b.ports_per_host_min > 0 && b.mapping != Mapping::endpoint_independent)) {
+    throw std::invalid_argument(
+        "ports_per_host_min <= ports_per_host_max, with endpoint-independent mapping only");
+  }
+  eim_ = b.mapping == Mapping::endpoint_independent;
+  eif_ = b.filtering == Filtering::endpoint_independent;
+  udp_fragments_ = b.udp_fragments;
+  host_min_ = b.ports_per_host_min;
+  host_max_ = b.ports_per_host_max;
+  apply_behaviour(b);
+  if (eim_) {
+    // Every mapping is referenced by at least one slot, and every host record by a mapping.
+    map_capacity_ = capacity_;
+    const std::size_t mb = pow2_at_least(map_capacity_ + map_capacity_ / 2);
+    map_mask_ = mb - 1;
+    maps_.reset(alloc_zeroed<MapRec>(map_capacity_ + 1));
+    map_in_.reset(alloc_zeroed<std::uint32_t>(mb));
+    map_out_.reset(alloc_zeroed<std::uint32_t>(mb));
+    if (host_min_ > 0) {
+      hosts_.reset(alloc_zeroed<HostRec>(map_capacity_ + 1));
+      host_buckets_.reset(alloc_zeroed<std::uint32_t>(mb));
+    }
+  }
+  if (udp_fragments_) {
+    if (b.fragment_table == 0 || !std::has_single_bit(b.fragment_table) ||
+        b.fragment_table > (1u << 20)) {
+      throw std::invalid_argument("fragment_table must be a power of two, 1..1048576");
+    }
+    frags_.reset(alloc_zeroed<FragRec>(b.fragment_table));
+    frag_mask_ = b.fragment_table - 1;
+  }
+}
+
+// The behaviour a reload may change (the rest sizes tables: see reconfigure()).
+void Engine::apply_behaviour(const Behaviour& b) {
+  icmp_echo_ = b.icmp_echo;
+  hairpin_ = b.hairpinning;
+  late_rst_ = b.late_rst;
+  blocked_.fill(0);
+  for (const std::uint16_t port : b.blocked_ports)
+    blocked_[port >> 6] |= std::uint64_t{1} << (port & 63);
+  any_blocked_ = !b.blocked_ports.empty();
 }
 
 Engine::~Engine() = default;
 
 void Engine::apply_timers(const Timers& t) {
+  const Duration closing = t.tcp_closing == Duration::zero() ? t.tcp_idle : t.tcp_closing;
   for (Duration d : {t.tcp_idle, t.tcp_half_open, t.udp_idle, t.holddown_fin, t.holddown_rst,
-                     t.holddown_udp, t.holddown_idle}) {
+                     t.holddown_udp, t.holddown_idle, closing, t.icmp_idle, t.holddown_icmp}) {
     if (d < std::chrono::milliseconds(1) || to_ms(d) + to_ms(t.holddown_idle) >= kWheelSpanMs) {
       throw std::invalid_argument("timers must be 1 ms .. 8000 s");
     }
@@ -147,6 +245,10 @@ void Engine::apply_timers(const Timers& t) {
   hold_rst_ms_ = to_ms(t.holddown_rst);
   hold_udp_ms_ = to_ms(t.holddown_udp);
   hold_idle_ms_ = to_ms(t.holddown_idle);
+  tcp_closing_ms_ = to_ms(closing);
+  icmp_idle_ms_ = to_ms(t.icmp_idle);
+  hold_icmp_ms_ = to_ms(t.holddown_icmp);
+  udp_each_direction_ = t.udp_refresh_each_direction;
 }
 
 std::string Engine::reconfigure(const EngineConfig& next) {
@@ -159,6 +261,15 @@ std::string Engine::reconfigure(const EngineConfig& next) {
     return "the SNAT port range cannot change without a restart";
   }
   if (b.per_destination == 0 || b.per_destination > 65535) return "per_destination must be 1..65535";
+  const Behaviour& ob = config_.behaviour;
+  const Behaviour& nb = next.behaviour;
+  if (ob.mapping != nb.mapping || ob.filtering != nb.filtering ||
+      ob.udp_fragments != nb.udp_fragments || ob.fragment_table != nb.fragment_table ||
+      ob.ports_per_host_min != nb.ports_per_host_min ||
+      ob.ports_per_host_max != nb.ports_per_host_max) {
+    return "the mapping and filtering behaviour, the fragment table and the per-host port "
+           "allowance cannot change without a restart";
+  }
   // Public IPs: kept ones keep their index; removed ones drain (no new connections, open flows
   // continue); new ones take a free index or one whose draining address has no flows left.
   std::array<bool, kMaxPublicIps> keep{};
@@ -192,7 +303,7 @@ std::string Engine::reconfigure(const EngineConfig& next) {
   for (std::size_t i = 0; i < pub_count_; ++i) pubs_[i].accepting = keep[i];
   for (std::size_t k = 0; k < added.size(); ++k) {
     const std::size_t i = free_idx[k];
-    pubs_[i] = PublicIp{added[k], true, {}, {}};
+    pubs_[i] = PublicIp{added[k], true, {}, {}, {}};
     pub_addrs_[i] = added[k].value();
     pub_count_ = std::max(pub_count_, i + 1);
   }
@@ -207,13 +318,19 @@ std::string Engine::reconfigure(const EngineConfig& next) {
   std::erase_if(detached_subnets_, [&](const net::Prefix& p) {
     return std::find(next.subnets.begin(), next.subnets.end(), p) != next.subnets.end();
   });
-  const bool timers_changed = next.timers.tcp_idle != config_.timers.tcp_idle ||
-                              next.timers.tcp_half_open != config_.timers.tcp_half_open ||
-                              next.timers.udp_idle != config_.timers.udp_idle ||
-                              next.timers.holddown_fin != config_.timers.holddown_fin ||
-                              next.timers.holddown_rst != config_.timers.holddown_rst ||
-                              next.timers.holddown_udp != config_.timers.holddown_udp ||
-                              next.timers.holddown_idle != config_.timers.holddown_idle;
+  const bool timers_changed =
+      next.timers.tcp_idle != config_.timers.tcp_idle ||
+      next.timers.tcp_half_open != config_.timers.tcp_half_open ||
+      next.timers.udp_idle != config_.timers.udp_idle ||
+      next.timers.holddown_fin != config_.timers.holddown_fin ||
+      next.timers.holddown_rst != config_.timers.holddown_rst ||
+      next.timers.holddown_udp != config_.timers.holddown_udp ||
+      next.timers.holddown_idle != config_.timers.holddown_idle ||
+      next.timers.tcp_closing != config_.timers.tcp_closing ||
+      next.timers.icmp_idle != config_.timers.icmp_idle ||
+      next.timers.holddown_icmp != config_.timers.holddown_icmp ||
+      next.timers.udp_refresh_each_direction != config_.timers.udp_refresh_each_direction;
+  apply_behaviour(nb);
   const std::uint64_t seed = config_.seed;
   config_ = next;
   config_.seed = seed;  // the random sequence continues
@@ -235,7 +352,12 @@ std::string Engine::reconfigure(const EngineConfig& next) {
 std::size_t Engine::memory_bytes() const noexcept {
   return (capacity_ + 1) * sizeof(Flow) + 2 * (bucket_mask_ + 1) * sizeof(SlotIndex) +
          (dest_capacity_ + 1) * sizeof(Dest) + (dest_mask_ + 1) * sizeof(std::uint32_t) +
-         kWheelSize * sizeof(SlotIndex);
+         kWheelSize * sizeof(SlotIndex) +
+         (eim_ ? (map_capacity_ + 1) * sizeof(MapRec) + 2 * (map_mask_ + 1) * sizeof(std::uint32_t)
+               : 0) +
+         (hosts_ ? (map_capacity_ + 1) * sizeof(HostRec) + (map_mask_ + 1) * sizeof(std::uint32_t)
+                 : 0) +
+         (frags_ ? (frag_mask_ + 1) * sizeof(FragRec) : 0);
 }
 
 void Engine::prefault() noexcept {
@@ -376,10 +498,13 @@ std::uint32_t Engine::deadline(const Flow& f) const noexcept {
     case FlowState::tcp_syn_sent:
     case FlowState::tcp_syn_acked:
       return later(f.last_out, f.last_in) + half_open_ms_;
+    case FlowState::tcp_syn_in:
+      return later(f.last_out, f.last_in) + half_open_ms_;
     case FlowState::tcp_established:
+      return later(f.last_out, f.last_in) + tcp_idle_ms_;
     case FlowState::tcp_fin_out:
     case FlowState::tcp_fin_in:
-      return later(f.last_out, f.last_in) + tcp_idle_ms_;
+      return later(f.last_out, f.last_in) + tcp_closing_ms_;
     case FlowState::tcp_closed:
       return f.last_out + hold_fin_ms_;
     case FlowState::tcp_reset:
@@ -388,10 +513,17 @@ std::uint32_t Engine::deadline(const Flow& f) const noexcept {
       return f.last_out + hold_idle_ms_;
     case FlowState::udp_new:
     case FlowState::udp_replied:
-      // Each direction must have been heard from within the idle timeout (nat/README.md).
-      return earlier(f.last_out, f.last_in) + udp_idle_ms_;
+      // Each direction must have been heard from within the idle timeout (nat/README.md), or
+      // (other profiles) either.
+      return (udp_each_direction_ ? earlier(f.last_out, f.last_in) : later(f.last_out, f.last_in)) +
+             udp_idle_ms_;
     case FlowState::udp_expired:
       return f.last_out + hold_udp_ms_;
+    case FlowState::icmp_new:
+    case FlowState::icmp_replied:
+      return later(f.last_out, f.last_in) + icmp_idle_ms_;
+    case FlowState::icmp_expired:
+      return f.last_out + hold_icmp_ms_;
     case FlowState::free:
       break;
   }
@@ -492,8 +624,10 @@ void Engine::flush_all() noexcept {
       f.wheel_prev = f.wheel_next = kNoSlot;
       if (is_live(f.state())) {
         // Ended by its idle timer long ago; its hold-down is over too.
-        end_connection(s, is_udp(f.state()) ? FlowState::udp_expired : FlowState::tcp_expired,
-                       ConnState::timed_out, f.last_out);
+        const FlowState ended = is_udp(f.state())    ? FlowState::udp_expired
+                                : is_icmp(f.state()) ? FlowState::icmp_expired
+                                                     : FlowState::tcp_expired;
+        end_connection(s, ended, ConnState::timed_out, f.last_out);
       }
       release(s);
       s = next;
@@ -572,6 +706,7 @@ void Engine::end_connection(SlotIndex s, FlowState holddown_state, ConnState how
   --pub.live[p];
   ++pub.holddown[p];
   if (Dest* d = find_dest(f.public_idx, f.dst_addr, f.dst_port, l4)) --d->live;
+  if (eim(l4)) map_unref(f, true, false);
   f.set_state(holddown_state);
   f.last_out = f.last_in = since;
 }
@@ -591,6 +726,7 @@ void Engine::release(SlotIndex s) noexcept {
     --pubs_[f.public_idx].holddown[p];
   }
   dest_release(f.public_idx, f.dst_addr, f.dst_port, l4, live);
+  if (eim(l4)) map_unref(f, live, true);
   unlink_in2out(s);
   unlink_out2in(s);
   wheel_unlink(s);
@@ -608,6 +744,7 @@ bool Engine::expire_if_due(SlotIndex s) noexcept {
     switch (f.state()) {
       case FlowState::tcp_syn_sent:
       case FlowState::tcp_syn_acked:
+      case FlowState::tcp_syn_in:
         // Half-open: the port is free again at once for this destination.
         ++counters_.connections[static_cast<std::size_t>(L4::tcp)]
                                [static_cast<std::size_t>(ConnState::timed_out)];
@@ -622,6 +759,11 @@ bool Engine::expire_if_due(SlotIndex s) noexcept {
       case FlowState::udp_new:
       case FlowState::udp_replied:
         end_connection(s, FlowState::udp_expired, ConnState::timed_out, when);
+        moved = true;
+        break;
+      case FlowState::icmp_new:
+      case FlowState::icmp_replied:
+        end_connection(s, FlowState::icmp_expired, ConnState::timed_out, when);
         moved = true;
         break;
       default:  // hold-down over
@@ -649,6 +791,13 @@ void Engine::tcp_outbound(SlotIndex s, std::uint8_t flags) noexcept {
   }
   f.last_out = now32_;
   FlowState st = f.state();
+  if (st == FlowState::tcp_syn_in && (flags & net::kTcpSyn) && (flags & net::kTcpAck)) {
+    // The inside host accepts a connection opened from the outside (endpoint-independent
+    // filtering): counted established, as the handshake is complete but for the last ACK.
+    st = FlowState::tcp_established;
+    ++counters_.connections[static_cast<std::size_t>(L4::tcp)]
+                           [static_cast<std::size_t>(ConnState::established)];
+  }
   if (st == FlowState::tcp_syn_acked && (flags & net::kTcpAck) && !(flags & net::kTcpSyn)) {
     st = FlowState::tcp_established;
     ++counters_.connections[static_cast<std::size_t>(L4::tcp)]
@@ -752,7 +901,11 @@ std::vector<FtpActiveSample> Engine::recent_ftp_active() const {
 
 Verdict Engine::forward_out(net::PacketView& v, Flow& f, L4 l4) noexcept {
   const std::uint16_t len = v.total_len;
-  net::set_source(v, pubs_[f.public_idx].addr, f.public_port);
+  if (l4 == L4::icmp) {
+    net::set_echo_source(v, pubs_[f.public_idx].addr, f.public_port);
+  } else {
+    net::set_source(v, pubs_[f.public_idx].addr, f.public_port);
+  }
   net::decrement_ttl(v);
   const auto p = static_cast<std::size_t>(l4);
   counters_.bytes[p][0] += len;
@@ -762,7 +915,11 @@ Verdict Engine::forward_out(net::PacketView& v, Flow& f, L4 l4) noexcept {
 
 Verdict Engine::forward_in(net::PacketView& v, Flow& f, L4 l4) noexcept {
   const std::uint16_t len = v.total_len;
-  net::set_destination(v, net::Ipv4{f.inside_addr}, f.inside_port);
+  if (l4 == L4::icmp) {
+    net::set_echo_destination(v, net::Ipv4{f.inside_addr}, f.inside_port);
+  } else {
+    net::set_destination(v, net::Ipv4{f.inside_addr}, f.inside_port);
+  }
   net::decrement_ttl(v);
   const auto p = static_cast<std::size_t>(l4);
   counters_.bytes[p][1] += len;
@@ -772,8 +929,11 @@ Verdict Engine::forward_in(net::PacketView& v, Flow& f, L4 l4) noexcept {
 
 // A segment of a TCP flow that expired idle: answered with an RST to its sender, never
 // forwarded, never used to recreate the flow. An RST is never answered.
-Verdict Engine::late_segment(net::PacketView& v) noexcept {
+Verdict Engine::late_segment(net::PacketView& v, Direction dir) noexcept {
   Verdict d = drop(DropReason::flow_expired);
+  if (late_rst_ == LateRst::none || (late_rst_ == LateRst::inside_only && dir == Direction::in)) {
+    return d;
+  }
   if (v.is_tcp() && !(v.tcp_flags & net::kTcpRst)) {
     ++counters_.late_rst;
     return Verdict{Action::reply, DropReason::flow_expired, net::write_rst_reply(v)};
@@ -789,14 +949,22 @@ void Engine::prepare(Prepared& p, Packet& pkt, Direction dir) const noexcept {
   if (p.parsed != net::ParseResult::ok) return;
   const net::PacketView& v = p.v;
   if (dir == Direction::in) p.public_idx = static_cast<std::int8_t>(public_index(v.dst));
-  if (v.fragment || !(v.is_tcp() || v.is_udp())) return;
+  if (v.fragment && !(udp_fragments_ && v.first_fragment)) return;
+  if (!(v.is_tcp() || v.is_udp())) {
+    // ICMP echo, where the profile translates it: requests out, replies in.
+    if (!icmp_echo_ || !v.is_icmp() ||
+        v.icmp_type != (dir == Direction::out ? net::kIcmpEchoRequest : net::kIcmpEchoReply)) {
+      return;
+    }
+  }
   const L4 l4 = l4_of_proto(v.proto);
   if (dir == Direction::out) {
-    p.hash = hash_in(v.src.value(), v.sport, v.dst.value(), v.dport, l4);
+    p.hash = hash_in(v.src.value(), v.sport, v.dst.value(), remote_port(l4, v.dport), l4);
     __builtin_prefetch(&in2out_[p.hash & bucket_mask_]);
   } else {
     if (p.public_idx < 0) return;
-    p.hash = hash_out(static_cast<std::size_t>(p.public_idx), v.dport, v.src.value(), v.sport, l4);
+    p.hash = hash_out(static_cast<std::size_t>(p.public_idx), v.dport, v.src.value(),
+                      remote_port(l4, v.sport), l4);
     __builtin_prefetch(&out2in_[p.hash & bucket_mask_]);
   }
   p.keyed = true;
@@ -809,7 +977,12 @@ Verdict Engine::process(Prepared& p, Direction dir) noexcept {
     return drop(DropReason::malformed);
   }
   current_ = &p.v;
-  const Verdict v = dir == Direction::out ? outbound(p) : inbound(p);
+  Verdict v = dir == Direction::out ? outbound(p) : inbound(p);
+  if (hairpin_ && dir == Direction::out && v.action == Action::forward && !p.v.fragment) {
+    // Translated towards one of our own public IPs: back in (behaviour.hairpinning).
+    const int idx = public_index(p.v.dst);
+    if (idx >= 0 && public_index(p.v.src) >= 0) v = hairpin(p, static_cast<std::size_t>(idx));
+  }
   current_ = nullptr;
   return v;
 }
@@ -819,17 +992,36 @@ Verdict Engine::outbound(Prepared& p) noexcept {
   // A subnet detached by a reload keeps its open flows until they end, but opens no new ones.
   const bool attached = in_subnet(v.src);
   if (!attached && !in_detached_subnet(v.src)) return drop(DropReason::source_not_in_subnet);
-  if (v.fragment) return drop(DropReason::fragment);
-  if (v.is_icmp() && v.icmp_error) return outbound_icmp_error(v);
+  if (v.fragment) {
+    if (!udp_fragments_ || !v.is_udp()) return drop(DropReason::fragment);
+    if (!v.first_fragment) return later_fragment(v, Direction::out);
+  }
+  if (v.is_icmp() && (v.icmp_error || v.quoted_echo)) return outbound_icmp_error(v);
   if (!p.keyed) return drop(DropReason::unsupported_protocol);
   if (v.ttl <= 1) return drop(DropReason::ttl_expired);
   const L4 l4 = l4_of_proto(v.proto);
   if (l4 == L4::tcp && config_.block_smtp && v.dport == 25) {
     return drop(DropReason::smtp_blocked);
   }
-  const bool opens = l4 == L4::udp || (v.tcp_flags & (net::kTcpSyn | net::kTcpAck | net::kTcpRst)) ==
-                                          kPureSyn;
-  SlotIndex s = find_in(p.hash, v.src.value(), v.sport, v.dst.value(), v.dport, l4);
+  if (any_blocked_ && l4 != L4::icmp && port_blocked(v.dport)) {
+    return drop(DropReason::port_blocked);
+  }
+  if (!v.fragment) return outbound_flow(p, l4, attached);
+  // A UDP first fragment: translated by its header; the later ones follow its translation.
+  const std::uint32_t src = v.src.value();
+  const Verdict r = outbound_flow(p, l4, attached);
+  if (r.action == Action::forward) {
+    note_fragment(src, v.dst.value(), net::get_be16(v.ip + 4), Direction::out, v.src.value());
+  }
+  return r;
+}
+
+Verdict Engine::outbound_flow(Prepared& p, L4 l4, bool attached) noexcept {
+  net::PacketView& v = p.v;
+  const bool opens =
+      l4 != L4::tcp || (v.tcp_flags & (net::kTcpSyn | net::kTcpAck | net::kTcpRst)) == kPureSyn;
+  const std::uint16_t dport = remote_port(l4, v.dport);
+  SlotIndex s = find_in(p.hash, v.src.value(), v.sport, v.dst.value(), dport, l4);
   if (s != kNoSlot && due(slots_[s]) && expire_if_due(s)) s = kNoSlot;
   if (s != kNoSlot) {
     Flow& f = slots_[s];
@@ -839,12 +1031,15 @@ Verdict Engine::outbound(Prepared& p) noexcept {
         if (!opens) return forward_out(v, f, l4);  // final ACKs and retransmissions pass
         break;  // the inside host reuses its 5-tuple: a new connection on another port
       case FlowState::tcp_expired:
-        if (!opens) return late_segment(v);
+        if (!opens) return late_segment(v, Direction::out);
         break;
       case FlowState::udp_expired:
+      case FlowState::icmp_expired:
         break;
       case FlowState::udp_new:
       case FlowState::udp_replied:
+      case FlowState::icmp_new:
+      case FlowState::icmp_replied:
         f.last_out = now32_;
         return forward_out(v, f, l4);
       default:  // live TCP
@@ -855,7 +1050,7 @@ Verdict Engine::outbound(Prepared& p) noexcept {
   }
   // The network in front of the NAT (routes, security rules) decides about packets without a
   // flow only: established traffic never pays for it.
-  if (admission_ != nullptr && attached) {
+  if (admission_ != nullptr && attached && l4 != L4::icmp) {
     const Admission a = admission_->admit(v, opens);
     if (a.kind == Admission::Kind::drop) return drop(a.reason);
     if (a.kind == Admission::Kind::pass) return pass(v);
@@ -876,17 +1071,35 @@ Verdict Engine::pass(net::PacketView& v) noexcept {
 Verdict Engine::inbound(Prepared& p) noexcept {
   net::PacketView& v = p.v;
   if (p.public_idx < 0) return drop(DropReason::unsolicited_inbound);
-  if (v.fragment) return drop(DropReason::fragment);
-  if (v.is_icmp() && v.icmp_error) {
+  if (v.fragment) {
+    if (!udp_fragments_ || !v.is_udp()) return drop(DropReason::fragment);
+    if (!v.first_fragment) return later_fragment(v, Direction::in);
+  }
+  if (v.is_icmp() && (v.icmp_error || v.quoted_echo)) {
     return inbound_icmp_error(v, static_cast<std::size_t>(p.public_idx));
   }
   if (!p.keyed) return drop(DropReason::unsupported_protocol);
   if (v.ttl <= 1) return drop(DropReason::ttl_expired);
   const L4 l4 = l4_of_proto(v.proto);
+  if (!v.fragment) return inbound_flow(p, l4);
+  const std::uint32_t src = v.src.value();
+  const std::uint32_t dst = v.dst.value();
+  const Verdict r = inbound_flow(p, l4);
+  if (r.action == Action::forward) {
+    note_fragment(src, dst, net::get_be16(v.ip + 4), Direction::in, v.dst.value());
+  }
+  return r;
+}
+
+Verdict Engine::inbound_flow(Prepared& p, L4 l4) noexcept {
+  net::PacketView& v = p.v;
   SlotIndex s = find_out(p.hash, static_cast<std::size_t>(p.public_idx), v.dport, v.src.value(),
-                         v.sport, l4);
+                         remote_port(l4, v.sport), l4);
   if (s != kNoSlot && due(slots_[s]) && expire_if_due(s)) s = kNoSlot;
-  if (s == kNoSlot) return drop(DropReason::unsolicited_inbound);
+  if (s == kNoSlot) {
+    if (eif_ && l4 != L4::icmp) return inbound_open(p, l4);
+    return drop(DropReason::unsolicited_inbound);
+  }
   Flow& f = slots_[s];
   const bool pure_syn = l4 == L4::tcp && (v.tcp_flags & (net::kTcpSyn | net::kTcpAck)) == kPureSyn;
   switch (f.state()) {
@@ -896,18 +1109,21 @@ Verdict Engine::inbound(Prepared& p) noexcept {
       return forward_in(v, f, l4);
     case FlowState::tcp_expired:
     case FlowState::udp_expired:
-      return late_segment(v);
+    case FlowState::icmp_expired:
+      return late_segment(v, Direction::in);
     case FlowState::udp_new:
-      ++counters_.connections[static_cast<std::size_t>(L4::udp)]
+    case FlowState::icmp_new:
+      ++counters_.connections[static_cast<std::size_t>(l4)]
                              [static_cast<std::size_t>(ConnState::established)];
-      f.set_state(FlowState::udp_replied);
+      f.set_state(l4 == L4::udp ? FlowState::udp_replied : FlowState::icmp_replied);
       f.last_in = now32_;
       return forward_in(v, f, l4);
     case FlowState::udp_replied:
+    case FlowState::icmp_replied:
       f.last_in = now32_;
       return forward_in(v, f, l4);
     default:  // live TCP; a SYN from outside only as a simultaneous open (RFC 5382 REQ-2)
-      if (pure_syn && f.state() != FlowState::tcp_syn_sent) {
+      if (pure_syn && f.state() != FlowState::tcp_syn_sent && f.state() != FlowState::tcp_syn_in) {
         return drop(DropReason::unsolicited_inbound);
       }
       tcp_inbound(s, v.tcp_flags);
@@ -915,17 +1131,66 @@ Verdict Engine::inbound(Prepared& p) noexcept {
   }
 }
 
+// Endpoint-independent filtering: a packet from a new remote endpoint to a public IP:port that
+// an endpoint-independent mapping holds (with a live flow) opens a flow to its inside host: for
+// TCP only a SYN (RFC 5382 REQ-4), for UDP any datagram (RFC 4787 REQ-8).
+Verdict Engine::inbound_open(Prepared& p, L4 l4) noexcept {
+  net::PacketView& v = p.v;
+  const auto idx = static_cast<std::size_t>(p.public_idx);
+  if (l4 == L4::tcp && (v.tcp_flags & (net::kTcpSyn | net::kTcpAck | net::kTcpRst)) != kPureSyn) {
+    return drop(DropReason::unsolicited_inbound);
+  }
+  MapRec* m = map_find_out(l4, idx, v.dport);
+  if (m == nullptr || m->live == 0) return drop(DropReason::unsolicited_inbound);
+  if (live_total_ >= config_.limits.max_connections) return drop(DropReason::connection_limit);
+  if (slots_in_use_ >= capacity_) return drop(DropReason::flow_table_full);
+  if (const Dest* d = find_dest(idx, v.src.value(), v.sport, l4)) {
+    if (d->live >= config_.limits.per_destination) return drop(DropReason::connection_limit);
+  }
+  const SlotIndex s = install(m->inside_addr, m->inside_port, v.src.value(), v.sport, idx, v.dport,
+                              l4, l4 == L4::tcp ? FlowState::tcp_syn_in : FlowState::udp_replied);
+  ++m->refs;
+  ++m->live;
+  ++counters_.inbound_opened;
+  return forward_in(v, slots_[s], l4);
+}
+
+// Hairpinning: a packet from the inside, already translated out, whose destination is one of
+// our public IPs: it goes through the inbound path as if it had arrived from the outside, and
+// on to the inside host that holds that public IP:port. Only TCP and UDP.
+Verdict Engine::hairpin(Prepared& p, std::size_t idx) noexcept {
+  net::PacketView& v = p.v;
+  if (!(v.is_tcp() || v.is_udp()))
+    return Verdict{Action::forward, DropReason::malformed, v.total_len};
+  const L4 l4 = l4_of_proto(v.proto);
+  p.public_idx = static_cast<std::int8_t>(idx);
+  p.hash = hash_out(idx, v.dport, v.src.value(), v.sport, l4);
+  p.keyed = true;
+  current_dir_ = Direction::in;
+  Verdict r = inbound(p);
+  if (r.action == Action::forward) {
+    ++counters_.hairpinned;
+    r.action = Action::hairpin;
+  } else if (r.action == Action::reply) {
+    r.action = Action::drop;  // an RST addressed to a public endpoint of our own: not sent
+    r.len = 0;
+  }
+  return r;
+}
+
 // An error from the outside about a packet natgw translated: restore the quoted header and
 // send it to the inside host (RFC 5508 section 4.2). It never refreshes or ends the flow.
 Verdict Engine::inbound_icmp_error(net::PacketView& v, std::size_t idx) noexcept {
-  if (v.inner_src != v.dst) return drop(DropReason::unsolicited_inbound);
   const L4 l4 = l4_of_proto(v.inner_proto);
-  const SlotIndex s = find_out(hash_out(idx, v.inner_sport, v.inner_dst.value(), v.inner_dport, l4),
-                               idx, v.inner_sport, v.inner_dst.value(), v.inner_dport, l4);
+  if (l4 == L4::icmp && !icmp_echo_) return drop(DropReason::unsupported_protocol);
+  if (v.inner_src != v.dst) return drop(DropReason::unsolicited_inbound);
+  const std::uint16_t dport = remote_port(l4, v.inner_dport);
+  const SlotIndex s = find_out(hash_out(idx, v.inner_sport, v.inner_dst.value(), dport, l4), idx,
+                               v.inner_sport, v.inner_dst.value(), dport, l4);
   if (s == kNoSlot || due(slots_[s])) return drop(DropReason::unsolicited_inbound);
   const Flow& f = slots_[s];
   const FlowState st = f.state();
-  if (st == FlowState::tcp_expired || st == FlowState::udp_expired) {
+  if (is_holddown(st) && st != FlowState::tcp_closed && st != FlowState::tcp_reset) {
     return drop(DropReason::unsolicited_inbound);
   }
   if (v.ttl <= 1) return drop(DropReason::ttl_expired);
@@ -942,14 +1207,15 @@ Verdict Engine::inbound_icmp_error(net::PacketView& v, std::size_t idx) noexcept
 Verdict Engine::outbound_icmp_error(net::PacketView& v) noexcept {
   if (v.inner_dst != v.src) return drop(DropReason::unsupported_protocol);
   const L4 l4 = l4_of_proto(v.inner_proto);
+  if (l4 == L4::icmp && !icmp_echo_) return drop(DropReason::unsupported_protocol);
   const std::uint32_t in_addr = v.inner_dst.value();
-  const SlotIndex s =
-      find_in(hash_in(in_addr, v.inner_dport, v.inner_src.value(), v.inner_sport, l4), in_addr,
-              v.inner_dport, v.inner_src.value(), v.inner_sport, l4);
+  const std::uint16_t sport = remote_port(l4, v.inner_sport);
+  const SlotIndex s = find_in(hash_in(in_addr, v.inner_dport, v.inner_src.value(), sport, l4),
+                              in_addr, v.inner_dport, v.inner_src.value(), sport, l4);
   if (s == kNoSlot || due(slots_[s])) return drop(DropReason::unsupported_protocol);
   const Flow& f = slots_[s];
   const FlowState st = f.state();
-  if (st == FlowState::tcp_expired || st == FlowState::udp_expired) {
+  if (is_holddown(st) && st != FlowState::tcp_closed && st != FlowState::tcp_reset) {
     return drop(DropReason::unsupported_protocol);
   }
   if (v.ttl <= 1) return drop(DropReason::ttl_expired);
@@ -1003,6 +1269,30 @@ std::size_t Engine::host_ip(std::uint32_t inside_addr, const std::uint8_t* candi
   return best;
 }
 
+std::size_t Engine::host_first(std::array<std::uint8_t, kMaxPublicIps>& order, std::size_t n,
+                               std::uint32_t inside_addr) const noexcept {
+  if (config_.ip_selection != IpSelection::per_host || n < 2) return 0;
+  std::swap(order[0], order[host_ip(inside_addr, order.data(), n)]);
+  return 1;
+}
+
+std::size_t Engine::draw_ip(std::array<std::uint8_t, kMaxPublicIps>& order, std::size_t k,
+                            std::size_t n, std::size_t fixed) noexcept {
+  if (k >= fixed) {
+    const std::size_t j = k + static_cast<std::size_t>((std::uint64_t{random32()} * (n - k)) >> 32);
+    std::swap(order[k], order[j]);
+  }
+  return order[k];
+}
+
+std::size_t Engine::accepting_ips(std::array<std::uint8_t, kMaxPublicIps>& order) const noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < pub_count_; ++i) {
+    if (pubs_[i].accepting) order[n++] = static_cast<std::uint8_t>(i);
+  }
+  return n;
+}
+
 bool Engine::try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) noexcept {
   const net::PacketView& v = p.v;
   if (live_total_ >= config_.limits.max_connections) {
@@ -1013,74 +1303,377 @@ bool Engine::try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) n
     why = DropReason::flow_table_full;
     return false;
   }
+  if (eim(l4)) return eim_allocate(p, l4, out, why);
   // Public IP: uniformly random among those with room for this destination (the first with
   // room in a random permutation), so a full address is skipped without bias.
   std::array<std::uint8_t, kMaxPublicIps> order;
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < pub_count_; ++i) {
-    if (pubs_[i].accepting) order[n++] = static_cast<std::uint8_t>(i);
-  }
+  const std::size_t n = accepting_ips(order);
   if (n == 0) {
     why = DropReason::no_public_ip;
     return false;
   }
   const std::uint32_t dst = v.dst.value();
-  std::size_t first_random = 0;
-  if (config_.ip_selection == IpSelection::per_host && n > 1) {
-    std::swap(order[0], order[host_ip(v.src.value(), order.data(), n)]);
-    first_random = 1;
-  }
+  const std::uint16_t dport = remote_port(l4, v.dport);
+  const std::size_t fixed = host_first(order, n, v.src.value());
   bool port_shortage = false;
   for (std::size_t k = 0; k < n; ++k) {
-    const std::size_t j =
-        k < first_random
-            ? k
-            : k + static_cast<std::size_t>((std::uint64_t{random32()} * (n - k)) >> 32);
-    std::swap(order[k], order[j]);
-    const std::size_t idx = order[k];
-    if (const Dest* d = find_dest(idx, dst, v.dport, l4)) {
+    const std::size_t idx = draw_ip(order, k, n, fixed);
+    if (const Dest* d = find_dest(idx, dst, dport, l4)) {
       if (d->live >= config_.limits.per_destination) continue;
       if (d->used >= port_range_) {
         port_shortage = true;
         continue;
       }
     }
-    const std::uint16_t port = pick_port(idx, dst, v.dport, l4);
+    const std::uint16_t port = pick_port(idx, dst, dport, l4);
     if (port == 0) {
       port_shortage = true;
       continue;
     }
-    SlotIndex s = free_slots_;
-    if (s != kNoSlot) {
-      free_slots_ = slots_[s].next_in2out;
-    } else {
-      s = static_cast<SlotIndex>(slot_hwm_++);
-    }
-    ++slots_in_use_;
-    Flow& f = slots_[s];
-    f = Flow{};
-    f.inside_addr = v.src.value();
-    f.dst_addr = dst;
-    f.inside_port = v.sport;
-    f.dst_port = v.dport;
-    f.public_port = port;
-    f.public_idx = static_cast<std::uint8_t>(idx);
-    f.set_state(l4 == L4::tcp ? FlowState::tcp_syn_sent : FlowState::udp_new);
-    f.last_out = f.last_in = now32_;
-    link_in2out(s);
-    link_out2in(s);
-    wheel_insert(s);
-    Dest* d = find_or_add_dest(idx, dst, v.dport, l4);
-    ++d->live;
-    ++d->used;
-    ++pubs_[idx].live[static_cast<std::size_t>(l4)];
-    ++counters_.active[static_cast<std::size_t>(l4)];
-    ++live_total_;
-    out = s;
+    out = install(v.src.value(), v.sport, dst, dport, idx, port, l4,
+                  l4 == L4::tcp   ? FlowState::tcp_syn_sent
+                  : l4 == L4::udp ? FlowState::udp_new
+                                  : FlowState::icmp_new);
     return true;
   }
   why = port_shortage ? DropReason::snat_exhausted : DropReason::connection_limit;
   return false;
+}
+
+// A free slot holding a flow with these fields, on no chain yet (the caller checked that one
+// is free).
+SlotIndex Engine::take_slot(std::uint32_t in_addr, std::uint16_t in_port, std::uint32_t dst,
+                            std::uint16_t dport, std::size_t idx, std::uint16_t port,
+                            FlowState state) noexcept {
+  SlotIndex s = free_slots_;
+  if (s != kNoSlot) {
+    free_slots_ = slots_[s].next_in2out;
+  } else {
+    s = static_cast<SlotIndex>(slot_hwm_++);
+  }
+  ++slots_in_use_;
+  Flow& f = slots_[s];
+  f = Flow{};
+  f.inside_addr = in_addr;
+  f.dst_addr = dst;
+  f.inside_port = in_port;
+  f.dst_port = dport;
+  f.public_port = port;
+  f.public_idx = static_cast<std::uint8_t>(idx);
+  f.set_state(state);
+  f.last_out = f.last_in = now32_;
+  return s;
+}
+
+// A new live flow in a free slot (the caller checked the limits and that one is free).
+SlotIndex Engine::install(std::uint32_t in_addr, std::uint16_t in_port, std::uint32_t dst,
+                          std::uint16_t dport, std::size_t idx, std::uint16_t port, L4 l4,
+                          FlowState state) noexcept {
+  const SlotIndex s = take_slot(in_addr, in_port, dst, dport, idx, port, state);
+  link_in2out(s);
+  link_out2in(s);
+  wheel_insert(s);
+  Dest* d = find_or_add_dest(idx, dst, dport, l4);
+  ++d->live;
+  ++d->used;
+  ++pubs_[idx].live[static_cast<std::size_t>(l4)];
+  ++counters_.active[static_cast<std::size_t>(l4)];
+  ++live_total_;
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoint-independent mapping (nat/README.md "Profiles")
+
+namespace {
+std::uint64_t map_key_in(L4 l4, std::uint32_t addr, std::uint16_t port) noexcept {
+  return (std::uint64_t{addr} << 24) | (std::uint64_t{port} << 8) | static_cast<std::uint64_t>(l4);
+}
+std::uint64_t map_key_out(L4 l4, std::size_t idx, std::uint16_t port) noexcept {
+  return (std::uint64_t{idx} << 24) | (std::uint64_t{port} << 8) | static_cast<std::uint64_t>(l4) |
+         (std::uint64_t{1} << 40);
+}
+}  // namespace
+
+Engine::MapRec* Engine::map_find_in(L4 l4, std::uint32_t in_addr,
+                                    std::uint16_t in_port) const noexcept {
+  const std::uint64_t h = mix(map_key_in(l4, in_addr, in_port), 0x6d6170, hash_seed_);
+  for (std::uint32_t m = map_in_[h & map_mask_]; m != 0; m = maps_[m].next_in) {
+    MapRec& r = maps_[m];
+    if (r.inside_addr == in_addr && r.inside_port == in_port &&
+        r.l4 == static_cast<std::uint8_t>(l4)) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+Engine::MapRec* Engine::map_find_out(L4 l4, std::size_t idx, std::uint16_t port) const noexcept {
+  if (!eim_) return nullptr;
+  const std::uint64_t h = mix(map_key_out(l4, idx, port), 0x6d6170, hash_seed_);
+  for (std::uint32_t m = map_out_[h & map_mask_]; m != 0; m = maps_[m].next_out) {
+    MapRec& r = maps_[m];
+    if (r.public_port == port && r.public_idx == idx && r.l4 == static_cast<std::uint8_t>(l4)) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+Engine::MapRec* Engine::map_add(L4 l4, std::uint32_t in_addr, std::uint16_t in_port,
+                                std::size_t idx, std::uint16_t port) noexcept {
+  std::uint32_t m = free_maps_;
+  if (m != 0) {
+    free_maps_ = maps_[m].next_out;
+  } else {
+    m = static_cast<std::uint32_t>(map_hwm_++);  // cannot pass map_capacity_: see constructor
+  }
+  MapRec& r = maps_[m];
+  const std::uint64_t hi = mix(map_key_in(l4, in_addr, in_port), 0x6d6170, hash_seed_) & map_mask_;
+  const std::uint64_t ho = mix(map_key_out(l4, idx, port), 0x6d6170, hash_seed_) & map_mask_;
+  r = MapRec{in_addr,
+             in_port,
+             port,
+             static_cast<std::uint8_t>(idx),
+             static_cast<std::uint8_t>(l4),
+             0,
+             0,
+             map_in_[hi],
+             map_out_[ho]};
+  map_in_[hi] = m;
+  map_out_[ho] = m;
+  ++pubs_[idx].mappings[static_cast<std::size_t>(l4)];
+  return &r;
+}
+
+// A flow of a mapping stops being live (`was_live`, not `ends`) or goes away (`ends`).
+void Engine::map_unref(const Flow& f, bool was_live, bool ends) noexcept {
+  const L4 l4 = l4_of(f.state());
+  MapRec* r = map_find_out(l4, f.public_idx, f.public_port);
+  if (r == nullptr) return;
+  if (was_live) --r->live;
+  if (!ends || --r->refs != 0) return;
+  // The last flow of the mapping went: unlink it from both chains and free it.
+  const std::uint32_t m = static_cast<std::uint32_t>(r - maps_.get());
+  const std::uint64_t hi =
+      mix(map_key_in(l4, r->inside_addr, r->inside_port), 0x6d6170, hash_seed_) & map_mask_;
+  const std::uint64_t ho =
+      mix(map_key_out(l4, r->public_idx, r->public_port), 0x6d6170, hash_seed_) & map_mask_;
+  std::uint32_t* q = &map_in_[hi];
+  while (*q != m) q = &maps_[*q].next_in;
+  *q = r->next_in;
+  q = &map_out_[ho];
+  while (*q != m) q = &maps_[*q].next_out;
+  *q = r->next_out;
+  --pubs_[r->public_idx].mappings[static_cast<std::size_t>(l4)];
+  if (hosts_) host_give(l4, r->inside_addr);
+  r->next_out = free_maps_;
+  free_maps_ = m;
+}
+
+Engine::HostRec* Engine::host_find(L4 l4, std::uint32_t addr) const noexcept {
+  const std::uint64_t h = mix(addr, 0x686f7374 + static_cast<std::uint64_t>(l4), hash_seed_);
+  for (std::uint32_t i = host_buckets_[h & map_mask_]; i != 0; i = hosts_[i].next) {
+    HostRec& r = hosts_[i];
+    if (r.addr == addr && r.l4 == static_cast<std::uint8_t>(l4)) return &r;
+  }
+  return nullptr;
+}
+
+// One more mapping for a host: within its allowance, or the allowance grows (the minimum
+// first, then doubling up to the maximum) while the ports promised to every host fit in the
+// accepting public IPs' ranges (`enforce_pool`). False: out of resources.
+bool Engine::host_take(L4 l4, std::uint32_t addr, bool enforce_pool) noexcept {
+  HostRec* h = host_find(l4, addr);
+  if (h == nullptr) {
+    std::uint32_t i = free_hosts_;
+    if (i != 0) {
+      free_hosts_ = hosts_[i].next;
+    } else {
+      i = static_cast<std::uint32_t>(host_hwm_++);
+    }
+    const std::uint64_t b =
+        mix(addr, 0x686f7374 + static_cast<std::uint64_t>(l4), hash_seed_) & map_mask_;
+    hosts_[i] = HostRec{addr, static_cast<std::uint8_t>(l4), 0, 0, host_buckets_[b]};
+    host_buckets_[b] = i;
+    h = &hosts_[i];
+  }
+  if (h->mappings < h->allowance) {
+    ++h->mappings;
+    return true;
+  }
+  const std::uint32_t grow = h->allowance == 0 ? host_min_
+                                               : static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                                                     std::uint64_t{h->allowance} * 2, host_max_));
+  std::uint64_t pool = 0;
+  for (std::size_t i = 0; i < pub_count_; ++i) pool += pubs_[i].accepting ? port_range_ : 0;
+  const auto p = static_cast<std::size_t>(l4);
+  if (grow <= h->allowance || (enforce_pool && reserved_[p] + (grow - h->allowance) > pool)) {
+    if (h->mappings == 0) {
+      ++h->mappings;  // so that host_give frees the record
+      host_give(l4, addr);
+    }
+    return false;
+  }
+  reserved_[p] += grow - h->allowance;
+  h->allowance = grow;
+  ++h->mappings;
+  return true;
+}
+
+void Engine::host_give(L4 l4, std::uint32_t addr) noexcept {
+  const std::uint64_t b =
+      mix(addr, 0x686f7374 + static_cast<std::uint64_t>(l4), hash_seed_) & map_mask_;
+  std::uint32_t* q = &host_buckets_[b];
+  while (*q != 0) {
+    HostRec& r = hosts_[*q];
+    if (r.addr == addr && r.l4 == static_cast<std::uint8_t>(l4)) {
+      if (--r.mappings == 0) {
+        // A host with no mapping left gives its whole allowance back.
+        reserved_[static_cast<std::size_t>(l4)] -= r.allowance;
+        const std::uint32_t i = *q;
+        *q = r.next;
+        r.next = free_hosts_;
+        free_hosts_ = i;
+      }
+      return;
+    }
+    q = &r.next;
+  }
+}
+
+// A new connection under endpoint-independent mapping: the inside endpoint's mapping if it has
+// one (its public IP:port must be free for this destination, or the connection fails with
+// endpoint_independence_conflict), else a new mapping on a port no other mapping holds.
+bool Engine::eim_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) noexcept {
+  const net::PacketView& v = p.v;
+  const std::uint32_t src = v.src.value();
+  const std::uint32_t dst = v.dst.value();
+  MapRec* m = map_find_in(l4, src, v.sport);
+  if (m != nullptr) {
+    const std::size_t idx = m->public_idx;
+    if (const Dest* d = find_dest(idx, dst, v.dport, l4)) {
+      if (d->live >= config_.limits.per_destination) {
+        why = DropReason::connection_limit;
+        return false;
+      }
+    }
+    const SlotIndex held = find_out(hash_out(idx, m->public_port, dst, v.dport, l4), idx,
+                                    m->public_port, dst, v.dport, l4);
+    if (held != kNoSlot && !(due(slots_[held]) && expire_if_due(held))) {
+      // An ended connection of this very inside endpoint to this destination (the mapping's
+      // port is no one else's). Closed by FIN, it sits out TIME_WAIT: GCP's conflict. Ended
+      // otherwise (idle, RST), it is revived in place: the same mapping, the same destination.
+      if (slots_[held].state() == FlowState::tcp_closed || is_live(slots_[held].state())) {
+        why = DropReason::endpoint_independence_conflict;
+        return false;
+      }
+      Flow& f = slots_[held];
+      const auto pi = static_cast<std::size_t>(l4);
+      --counters_.holddown[pi];
+      --pubs_[idx].holddown[pi];
+      ++counters_.active[pi];
+      ++pubs_[idx].live[pi];
+      ++live_total_;
+      if (Dest* d = find_dest(idx, dst, v.dport, l4)) ++d->live;
+      f.set_state(l4 == L4::tcp ? FlowState::tcp_syn_sent : FlowState::udp_new);
+      f.last_out = f.last_in = now32_;
+      if (!f.in2out_linked()) link_in2out(held);
+      wheel_unlink(held);
+      wheel_insert(held);
+      ++m->live;
+      out = held;
+      return true;
+    }
+    out = install(src, v.sport, dst, v.dport, idx, m->public_port, l4,
+                  l4 == L4::tcp ? FlowState::tcp_syn_sent : FlowState::udp_new);
+    ++m->refs;
+    ++m->live;
+    return true;
+  }
+  std::array<std::uint8_t, kMaxPublicIps> order;
+  const std::size_t n = accepting_ips(order);
+  if (n == 0) {
+    why = DropReason::no_public_ip;
+    return false;
+  }
+  if (hosts_ && !host_take(l4, src, true)) {
+    why = DropReason::out_of_resources;
+    return false;
+  }
+  const auto uniform = [this] {
+    return static_cast<std::uint32_t>((std::uint64_t{random32()} * port_range_) >> 32);
+  };
+  const std::size_t fixed = host_first(order, n, src);
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t idx = draw_ip(order, k, n, fixed);
+    if (pubs_[idx].mappings[static_cast<std::size_t>(l4)] >= port_range_) continue;
+    // A port no mapping holds has no flow either (a mapping outlives its flows' hold-downs).
+    std::uint16_t port = 0;
+    for (int i = 0; i < kRandomPortTries && port == 0; ++i) {
+      const auto c = static_cast<std::uint16_t>(config_.limits.port_min + uniform());
+      if (map_find_out(l4, idx, c) == nullptr) port = c;
+    }
+    const std::uint32_t start = uniform();
+    for (std::uint32_t i = 0; i < port_range_ && port == 0; ++i) {
+      const auto c =
+          static_cast<std::uint16_t>(config_.limits.port_min + (start + i) % port_range_);
+      if (map_find_out(l4, idx, c) == nullptr) port = c;
+    }
+    if (port == 0) continue;
+    m = map_add(l4, src, v.sport, idx, port);
+    out = install(src, v.sport, dst, v.dport, idx, port, l4,
+                  l4 == L4::tcp ? FlowState::tcp_syn_sent : FlowState::udp_new);
+    ++m->refs;
+    ++m->live;
+    return true;
+  }
+  if (hosts_) host_give(l4, src);
+  why = hosts_ ? DropReason::out_of_resources : DropReason::snat_exhausted;
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// UDP fragments (behaviour.udp_fragments)
+
+void Engine::note_fragment(std::uint32_t src, std::uint32_t dst, std::uint16_t id, Direction dir,
+                           std::uint32_t new_addr) noexcept {
+  const std::uint64_t h =
+      mix((std::uint64_t{src} << 32) | dst,
+          (std::uint64_t{id} << 8) | static_cast<std::uint64_t>(dir), hash_seed_);
+  FragRec& r = frags_[h & frag_mask_];
+  r = FragRec{src, dst, new_addr, now32_, id, static_cast<std::uint8_t>(static_cast<int>(dir) + 1),
+              0};
+}
+
+// A UDP fragment after the first: it carries no ports, so it follows the translation of its
+// datagram's first fragment (same source, destination and IP identification), which must have
+// been seen within kFragmentLifetimeMs; otherwise it is dropped (fragment_without_first).
+Verdict Engine::later_fragment(net::PacketView& v, Direction dir) noexcept {
+  const std::uint32_t src = v.src.value();
+  const std::uint32_t dst = v.dst.value();
+  const std::uint16_t id = net::get_be16(v.ip + 4);
+  const std::uint64_t h =
+      mix((std::uint64_t{src} << 32) | dst,
+          (std::uint64_t{id} << 8) | static_cast<std::uint64_t>(dir), hash_seed_);
+  const FragRec& r = frags_[h & frag_mask_];
+  if (r.dir != static_cast<int>(dir) + 1 || r.src != src || r.dst != dst || r.id != id ||
+      !before_or_at(now32_, r.since + kFragmentLifetimeMs)) {
+    return drop(DropReason::fragment_without_first);
+  }
+  if (v.ttl <= 1) return drop(DropReason::ttl_expired);
+  const std::uint16_t len = v.total_len;
+  if (dir == Direction::out) {
+    net::set_source(v, net::Ipv4{r.new_addr}, 0);
+  } else {
+    net::set_destination(v, net::Ipv4{r.new_addr}, 0);
+  }
+  net::decrement_ttl(v);
+  const auto d = static_cast<std::size_t>(dir);
+  counters_.bytes[static_cast<std::size_t>(L4::udp)][d] += len;
+  ++counters_.packets[static_cast<std::size_t>(L4::udp)][d];
+  ++counters_.fragments_forwarded;
+  return Verdict{Action::forward, DropReason::malformed, len};
 }
 
 Verdict Engine::new_connection(Prepared& p, L4 l4, SlotIndex superseded) noexcept {
@@ -1249,22 +1842,30 @@ RestoreReport Engine::restore_flows(std::span<const SavedFlow> flows, Duration d
       ++r.dropped["per-destination connection limit reached"];
       continue;
     }
-    SlotIndex s = free_slots_;
-    if (s != kNoSlot) {
-      free_slots_ = slots_[s].next_in2out;
-    } else {
-      s = static_cast<SlotIndex>(slot_hwm_++);
+    MapRec* m = nullptr;
+    if (eim(v.proto)) {
+      // The flow keeps its mapping: the same public IP:port for its inside endpoint, which no
+      // other inside endpoint may hold.
+      m = map_find_in(v.proto, v.inside.addr.value(), v.inside.port);
+      MapRec* holder = map_find_out(v.proto, uidx, v.public_endpoint.port);
+      if ((m != nullptr && (m->public_idx != uidx || m->public_port != v.public_endpoint.port)) ||
+          (m == nullptr && holder != nullptr)) {
+        ++r.dropped["another endpoint-independent mapping holds its public port"];
+        continue;
+      }
+      if (m == nullptr) {
+        if (hosts_ && !host_take(v.proto, v.inside.addr.value(), false)) {
+          ++r.dropped["its host's port allowance is used up"];
+          continue;
+        }
+        m = map_add(v.proto, v.inside.addr.value(), v.inside.port, uidx, v.public_endpoint.port);
+      }
+      ++m->refs;
+      if (live) ++m->live;
     }
-    ++slots_in_use_;
+    const SlotIndex s = take_slot(v.inside.addr.value(), v.inside.port, dst, v.destination.port,
+                                  uidx, v.public_endpoint.port, v.state);
     Flow& f = slots_[s];
-    f = Flow{};
-    f.inside_addr = v.inside.addr.value();
-    f.inside_port = v.inside.port;
-    f.dst_addr = dst;
-    f.dst_port = v.destination.port;
-    f.public_port = v.public_endpoint.port;
-    f.public_idx = static_cast<std::uint8_t>(uidx);
-    f.set_state(v.state);
     f.last_out = now32_ - static_cast<std::uint32_t>(v.age_out_ms + down_ms);
     f.last_in = now32_ - static_cast<std::uint32_t>(v.age_in_ms + down_ms);
     if (v.inside_linked) link_in2out(s);
@@ -1309,6 +1910,25 @@ NewConnectionOutlook Engine::would_open(const net::FiveTuple& t) const {
     o.refused = DropReason::smtp_blocked;
     return o;
   }
+  if (any_blocked_ && port_blocked(t.dst.port)) {
+    o.refused = DropReason::port_blocked;
+    return o;
+  }
+  if (eim(l4)) {
+    // Endpoint-independent mapping: an inside endpoint with a mapping has one choice.
+    if (const MapRec* m = map_find_in(l4, t.src.addr.value(), t.src.port)) {
+      const SlotIndex held =
+          find_out(hash_out(m->public_idx, m->public_port, t.dst.addr.value(), t.dst.port, l4),
+                   m->public_idx, m->public_port, t.dst.addr.value(), t.dst.port, l4);
+      if (held != kNoSlot && !due(slots_[held]) &&
+          (slots_[held].state() == FlowState::tcp_closed || is_live(slots_[held].state()))) {
+        o.refused = DropReason::endpoint_independence_conflict;
+        return o;
+      }
+      o.room.push_back(DestinationLoad{pubs_[m->public_idx].addr, l4, t.dst, 0, 0});
+      return o;
+    }
+  }
   if (live_total_ >= config_.limits.max_connections) {
     o.refused = DropReason::connection_limit;
     return o;
@@ -1318,10 +1938,7 @@ NewConnectionOutlook Engine::would_open(const net::FiveTuple& t) const {
     return o;
   }
   std::array<std::uint8_t, kMaxPublicIps> accepting;
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < pub_count_; ++i) {
-    if (pubs_[i].accepting) accepting[n++] = static_cast<std::uint8_t>(i);
-  }
+  const std::size_t n = accepting_ips(accepting);
   const std::size_t own =
       config_.ip_selection == IpSelection::per_host && n > 0
           ? accepting[host_ip(t.src.addr.value(), accepting.data(), n)]

@@ -31,6 +31,7 @@ enum class Action : std::uint8_t {
   forward,  // rewritten in place; send out of the other interface
   reply,    // overwritten with an answer (a TCP RST) of `len` bytes; send back where it came from
   drop,     // not sent; `reason` says why
+  hairpin,  // translated out and back in (behaviour.hairpinning): send out of the inside interface
 };
 
 struct Verdict {
@@ -79,6 +80,7 @@ struct PublicIp {
   bool accepting = true;  // false while draining after removal from the config
   std::array<std::uint32_t, kL4Count> live{};      // connections using this address now
   std::array<std::uint32_t, kL4Count> holddown{};  // ports of ended connections in hold-down
+  std::array<std::uint32_t, kL4Count> mappings{};  // endpoint-independent mappings on it
 };
 
 struct FlowInfo {
@@ -230,6 +232,9 @@ class Engine {
  private:
   struct Dest;
   struct Prepared;
+  struct MapRec;
+  struct HostRec;
+  struct FragRec;
 
   void prepare(Prepared& p, Packet& pkt, Direction dir) const noexcept;
   // Position in candidates[0..n) (indices of accepting public IPs) of inside_addr's own IP.
@@ -238,17 +243,55 @@ class Engine {
   Verdict process(Prepared& p, Direction dir) noexcept;
   Verdict outbound(Prepared& p) noexcept;
   Verdict inbound(Prepared& p) noexcept;
+  // Inlined into outbound() / inbound(): the common case of every packet.
+  [[gnu::always_inline]] inline Verdict outbound_flow(Prepared& p, L4 l4, bool attached) noexcept;
+  [[gnu::always_inline]] inline Verdict inbound_flow(Prepared& p, L4 l4) noexcept;
+  // Profiles beyond azure (nat/README.md "Profiles").
+  Verdict inbound_open(Prepared& p, L4 l4) noexcept;
+  Verdict hairpin(Prepared& p, std::size_t idx) noexcept;
+  Verdict later_fragment(net::PacketView& v, Direction dir) noexcept;
+  void note_fragment(std::uint32_t src, std::uint32_t dst, std::uint16_t id, Direction dir,
+                     std::uint32_t new_addr) noexcept;
+  bool eim_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) noexcept;
+  SlotIndex take_slot(std::uint32_t in_addr, std::uint16_t in_port, std::uint32_t dst,
+                      std::uint16_t dport, std::size_t idx, std::uint16_t port,
+                      FlowState state) noexcept;
+  SlotIndex install(std::uint32_t in_addr, std::uint16_t in_port, std::uint32_t dst,
+                    std::uint16_t dport, std::size_t idx, std::uint16_t port, L4 l4,
+                    FlowState state) noexcept;
+  [[nodiscard]] bool eim(L4 l4) const noexcept { return eim_ && l4 != L4::icmp; }
+  MapRec* map_find_in(L4 l4, std::uint32_t in_addr, std::uint16_t in_port) const noexcept;
+  MapRec* map_find_out(L4 l4, std::size_t idx, std::uint16_t port) const noexcept;
+  MapRec* map_add(L4 l4, std::uint32_t in_addr, std::uint16_t in_port, std::size_t idx,
+                  std::uint16_t port) noexcept;
+  void map_unref(const Flow& f, bool was_live, bool ends) noexcept;
+  HostRec* host_find(L4 l4, std::uint32_t addr) const noexcept;
+  bool host_take(L4 l4, std::uint32_t addr, bool enforce_pool) noexcept;
+  void host_give(L4 l4, std::uint32_t addr) noexcept;
+  [[nodiscard]] bool port_blocked(std::uint16_t port) const noexcept {
+    return (blocked_[port >> 6] >> (port & 63)) & 1;
+  }
+  void apply_behaviour(const Behaviour& b);
   Verdict outbound_icmp_error(net::PacketView& v) noexcept;
   Verdict inbound_icmp_error(net::PacketView& v, std::size_t idx) noexcept;
   Verdict new_connection(Prepared& p, L4 l4, SlotIndex superseded) noexcept;
   bool try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) noexcept;
+  // The indices of the public IPs that take new connections, in table order; how many.
+  std::size_t accepting_ips(std::array<std::uint8_t, kMaxPublicIps>& order) const noexcept;
+  // The order in which order[0..n) is tried: with per_host selection the host's own IP first
+  // (host_first moves it there and returns 1, else 0), the rest in a random permutation drawn
+  // as the loop goes (draw_ip gives the k-th), so the common case draws once.
+  std::size_t host_first(std::array<std::uint8_t, kMaxPublicIps>& order, std::size_t n,
+                         std::uint32_t inside_addr) const noexcept;
+  std::size_t draw_ip(std::array<std::uint8_t, kMaxPublicIps>& order, std::size_t k,
+                      std::size_t n, std::size_t fixed) noexcept;
   std::uint16_t pick_port(std::size_t idx, std::uint32_t dst, std::uint16_t dport,
                           L4 l4) noexcept;
   bool port_free(std::size_t idx, std::uint16_t port, std::uint32_t dst, std::uint16_t dport,
                  L4 l4) noexcept;
   Verdict forward_out(net::PacketView& v, Flow& f, L4 l4) noexcept;
   Verdict forward_in(net::PacketView& v, Flow& f, L4 l4) noexcept;
-  Verdict late_segment(net::PacketView& v) noexcept;
+  Verdict late_segment(net::PacketView& v, Direction dir) noexcept;
   Verdict pass(net::PacketView& v) noexcept;
   Verdict drop(DropReason r) noexcept;
   void note_ftp_command(const net::PacketView& v) noexcept;
@@ -312,6 +355,18 @@ class Engine {
   std::uint32_t tcp_idle_ms_ = 0, half_open_ms_ = 0, udp_idle_ms_ = 0;
   std::uint32_t hold_fin_ms_ = 0, hold_rst_ms_ = 0, hold_udp_ms_ = 0, hold_idle_ms_ = 0;
   std::uint32_t port_range_ = 0;
+  // Profiles beyond azure (nat/README.md "Profiles"): read on the packet path, so kept here
+  // with the other timers rather than with their tables at the end.
+  std::uint32_t tcp_closing_ms_ = 0, icmp_idle_ms_ = 0, hold_icmp_ms_ = 0;
+  bool udp_each_direction_ = true;
+  bool eim_ = false;  // endpoint-independent mapping
+  bool eif_ = false;  // endpoint-independent filtering
+  bool icmp_echo_ = false;
+  bool udp_fragments_ = false;
+  bool hairpin_ = false;
+  bool any_blocked_ = false;
+  LateRst late_rst_ = LateRst::sender;
+  std::uint32_t host_min_ = 0, host_max_ = 0;
 
   std::size_t capacity_ = 0;      // flow slots, index 1..capacity_
   std::size_t slots_in_use_ = 0;
@@ -348,6 +403,24 @@ class Engine {
   std::uint64_t rng_state_ = 0;
   std::uint64_t hash_seed_ = 0;
   AdmissionPolicy* admission_ = nullptr;  // the network in front of the NAT, if any
+
+  // Profiles beyond azure (nat/README.md "Profiles"); tables sized at construction, empty when
+  // the behaviour does not use them.
+  std::array<std::uint64_t, 1024> blocked_{};  // destination ports, one bit each
+  std::size_t map_capacity_ = 0;
+  std::size_t map_hwm_ = 1;
+  std::uint32_t free_maps_ = 0;
+  std::uint64_t map_mask_ = 0;
+  Table<MapRec> maps_;
+  Table<std::uint32_t> map_in_;   // buckets by (proto, inside addr:port)
+  Table<std::uint32_t> map_out_;  // buckets by (proto, public IP index, public port)
+  std::size_t host_hwm_ = 1;
+  std::uint32_t free_hosts_ = 0;
+  Table<HostRec> hosts_;
+  Table<std::uint32_t> host_buckets_;
+  std::array<std::uint64_t, kL4Count> reserved_{};  // ports promised to hosts, per protocol
+  Table<FragRec> frags_;
+  std::uint64_t frag_mask_ = 0;
 };
 
 }  // namespace natgw::nat

@@ -17,24 +17,43 @@ inline constexpr SlotIndex kNoSlot = 0;
 enum class FlowState : std::uint8_t {
   free,
   // TCP, live
-  tcp_syn_sent,    // SYN from the inside seen (half-open)
-  tcp_syn_acked,   // SYN+ACK from the outside seen (still half-open)
-  tcp_established, // the inside acknowledged the SYN+ACK
-  tcp_fin_out,     // FIN from the inside seen
-  tcp_fin_in,      // FIN from the outside seen
+  tcp_syn_sent,     // SYN from the inside seen (half-open)
+  tcp_syn_acked,    // SYN+ACK from the outside seen (still half-open)
+  tcp_established,  // the inside acknowledged the SYN+ACK
+  tcp_fin_out,      // FIN from the inside seen
+  tcp_fin_in,       // FIN from the outside seen
   // TCP, ended: the port is in hold-down for the destination
-  tcp_closed,      // FIN both ways: packets still pass (final ACKs), no refresh
-  tcp_reset,       // RST seen: packets still pass, no refresh
-  tcp_expired,     // idle timeout: late segments are answered with RST
+  tcp_closed,   // FIN both ways: packets still pass (final ACKs), no refresh
+  tcp_reset,    // RST seen: packets still pass, no refresh
+  tcp_expired,  // idle timeout: late segments are answered with RST
   // UDP
-  udp_new,         // no reply yet
-  udp_replied,     // at least one packet from the outside
-  udp_expired,     // idle timeout: hold-down
+  udp_new,      // no reply yet
+  udp_replied,  // at least one packet from the outside
+  udp_expired,  // idle timeout: hold-down
+  // ICMP echo (behaviour.icmp_echo); the identifier is the port
+  icmp_new,      // echo request seen, no reply yet
+  icmp_replied,  // at least one echo reply
+  icmp_expired,  // idle timeout: hold-down
+  // TCP, live: a SYN from the outside to an endpoint-independent mapping (endpoint-independent
+  // filtering); established when the inside host answers it
+  tcp_syn_in,
 };
-inline constexpr int kFlowStateCount = 12;
+inline constexpr int kFlowStateCount = 16;
 
-[[nodiscard]] constexpr bool is_udp(FlowState s) noexcept { return s >= FlowState::udp_new; }
-[[nodiscard]] constexpr L4 l4_of(FlowState s) noexcept { return is_udp(s) ? L4::udp : L4::tcp; }
+[[nodiscard]] constexpr bool is_udp(FlowState s) noexcept {
+  return s >= FlowState::udp_new && s <= FlowState::udp_expired;
+}
+[[nodiscard]] constexpr bool is_icmp(FlowState s) noexcept {
+  return s >= FlowState::icmp_new && s <= FlowState::icmp_expired;
+}
+// A table rather than two range checks: flow lookups compare it for every slot of a chain.
+inline constexpr L4 kL4OfState[kFlowStateCount] = {
+    L4::tcp, L4::tcp, L4::tcp, L4::tcp, L4::tcp,  L4::tcp,  L4::tcp,  L4::tcp,
+    L4::tcp, L4::udp, L4::udp, L4::udp, L4::icmp, L4::icmp, L4::icmp, L4::tcp};
+static_assert(kFlowStateCount == 16, "l4_of indexes a table of 16 states");
+[[nodiscard]] constexpr L4 l4_of(FlowState s) noexcept {
+  return kL4OfState[static_cast<int>(s) & (kFlowStateCount - 1)];
+}
 [[nodiscard]] constexpr bool is_live(FlowState s) noexcept {
   switch (s) {
     case FlowState::tcp_syn_sent:
@@ -44,6 +63,9 @@ inline constexpr int kFlowStateCount = 12;
     case FlowState::tcp_fin_in:
     case FlowState::udp_new:
     case FlowState::udp_replied:
+    case FlowState::icmp_new:
+    case FlowState::icmp_replied:
+    case FlowState::tcp_syn_in:
       return true;
     default:
       return false;
@@ -53,13 +75,14 @@ inline constexpr int kFlowStateCount = 12;
   return s != FlowState::free && !is_live(s);
 }
 [[nodiscard]] constexpr bool is_half_open(FlowState s) noexcept {
-  return s == FlowState::tcp_syn_sent || s == FlowState::tcp_syn_acked;
+  return s == FlowState::tcp_syn_sent || s == FlowState::tcp_syn_acked ||
+         s == FlowState::tcp_syn_in;
 }
 
 [[nodiscard]] constexpr std::string_view name(FlowState s) noexcept {
   constexpr std::string_view names[kFlowStateCount] = {
-      "free",   "syn_sent", "syn_acked", "established", "fin_out", "fin_in",
-      "closed", "reset",    "expired",   "new",         "replied", "expired"};
+      "free",    "syn_sent", "syn_acked", "established", "fin_out", "fin_in",  "closed",  "reset",
+      "expired", "new",      "replied",   "expired",     "new",     "replied", "expired", "syn_in"};
   return names[static_cast<int>(s)];
 }
 

@@ -60,7 +60,7 @@ void rewrite(PacketView& v, std::size_t addr_off, std::size_t port_off, Ipv4 add
   store32(ip + addr_off, new_addr);
   store16(ip + 10, csum_replace32(load16(ip + 10), old_addr, new_addr));
 
-  if (!v.fragment && (v.is_tcp() || v.is_udp())) {
+  if ((!v.fragment || v.first_fragment) && (v.is_tcp() || v.is_udp())) {
     std::uint8_t* l4 = v.l4();
     const std::uint16_t old_port = load16(l4 + port_off);
     std::uint16_t new_port;
@@ -69,6 +69,17 @@ void rewrite(PacketView& v, std::size_t addr_off, std::size_t port_off, Ipv4 add
     fix_l4_checksum(l4 + l4_checksum_offset(v.proto), v.is_udp(), old_addr, new_addr, old_port,
                     new_port);
   }
+}
+
+// ICMP echo: the identifier is the port, both ways; the ICMP checksum has no pseudo-header.
+void rewrite_echo_id(PacketView& v, std::uint16_t id) noexcept {
+  std::uint8_t* l4 = v.l4();
+  const std::uint16_t old_id = load16(l4 + 4);
+  std::uint16_t new_id;
+  put_be16(reinterpret_cast<std::uint8_t*>(&new_id), id);
+  store16(l4 + 4, new_id);
+  store16(l4 + 2, csum_replace16(load16(l4 + 2), old_id, new_id));
+  v.sport = v.dport = id;
 }
 
 // Rewrites, inside an ICMP error, the quoted packet's address at `addr_off` and port at
@@ -101,6 +112,18 @@ void icmp_rewrite(PacketView& v, std::size_t outer_addr_off, std::size_t addr_of
 
   // Quoted transport header: the port, and its checksum when the quote reaches it.
   std::uint8_t* l4 = v.inner_l4();
+  if (v.inner_proto == static_cast<std::uint8_t>(Proto::icmp)) {
+    // A quoted ICMP echo: the identifier, and the quoted ICMP checksum (no pseudo-header).
+    const std::uint16_t old_id = load16(l4 + 4);
+    store16(l4 + 4, new_port);
+    ic = csum_replace16(ic, old_id, new_port);
+    const std::uint16_t old_c = load16(l4 + 2);
+    const std::uint16_t new_c = csum_replace16(old_c, old_id, new_port);
+    store16(l4 + 2, new_c);
+    ic = csum_replace16(ic, old_c, new_c);
+    store16(icmp_csum, ic);
+    return;
+  }
   const std::uint16_t old_port = load16(l4 + port_off);
   store16(l4 + port_off, new_port);
   ic = csum_replace16(ic, old_port, new_port);
@@ -135,7 +158,18 @@ ParseResult parse(std::uint8_t* data, std::size_t len, PacketView& v) noexcept {
   v.dst = Ipv4{get_be32(data + 16)};
   const std::uint16_t frag = get_be16(data + 6);
   v.fragment = (frag & (kFlagMf | kOffsetMask)) != 0;
-  if (v.fragment) return ParseResult::ok;  // transport header absent or incomplete
+  if (v.fragment) {
+    // Transport header absent or incomplete; a UDP first fragment has its ports (the checksum
+    // covers the whole datagram, so it is updated incrementally like any other).
+    const std::size_t l4_len = total - ihl;
+    if ((frag & kOffsetMask) == 0 && v.proto == static_cast<std::uint8_t>(Proto::udp) &&
+        l4_len >= kUdpHeader) {
+      v.first_fragment = true;
+      v.sport = get_be16(data + ihl);
+      v.dport = get_be16(data + ihl + 2);
+    }
+    return ParseResult::ok;
+  }
 
   const std::uint8_t* l4 = data + ihl;
   const std::size_t l4_len = total - ihl;
@@ -176,19 +210,22 @@ ParseResult parse(std::uint8_t* data, std::size_t len, PacketView& v) noexcept {
       if (in_ihl == 0 || avail < in_ihl + 8) return ParseResult::malformed;
       const std::uint8_t in_proto = in[9];
       const bool quoted_first_fragment = (get_be16(in + 6) & kOffsetMask) == 0;
+      const bool quoted_echo = in_proto == static_cast<std::uint8_t>(Proto::icmp) &&
+                               (in[in_ihl] == kIcmpEchoRequest || in[in_ihl] == kIcmpEchoReply);
       if ((in_proto != static_cast<std::uint8_t>(Proto::tcp) &&
-           in_proto != static_cast<std::uint8_t>(Proto::udp)) ||
+           in_proto != static_cast<std::uint8_t>(Proto::udp) && !quoted_echo) ||
           !quoted_first_fragment) {
         return ParseResult::ok;  // an error about something natgw never translates
       }
-      v.icmp_error = true;
+      v.icmp_error = !quoted_echo;
+      v.quoted_echo = quoted_echo;
       v.inner_ihl = static_cast<std::uint8_t>(in_ihl);
       v.inner_proto = in_proto;
       v.inner_l4_len = static_cast<std::uint16_t>(avail - in_ihl);
       v.inner_src = Ipv4{get_be32(in + 12)};
       v.inner_dst = Ipv4{get_be32(in + 16)};
-      v.inner_sport = get_be16(in + in_ihl);
-      v.inner_dport = get_be16(in + in_ihl + 2);
+      v.inner_sport = get_be16(in + in_ihl + (quoted_echo ? 4 : 0));
+      v.inner_dport = get_be16(in + in_ihl + (quoted_echo ? 4 : 2));
       return ParseResult::ok;
     }
     default:
@@ -206,6 +243,18 @@ void set_destination(PacketView& v, Ipv4 addr, std::uint16_t port) noexcept {
   rewrite(v, 16, 2, addr, port);
   v.dst = addr;
   v.dport = port;
+}
+
+void set_echo_source(PacketView& v, Ipv4 addr, std::uint16_t id) noexcept {
+  rewrite(v, 12, 0, addr, 0);  // the address only: ICMP has no ports
+  v.src = addr;
+  rewrite_echo_id(v, id);
+}
+
+void set_echo_destination(PacketView& v, Ipv4 addr, std::uint16_t id) noexcept {
+  rewrite(v, 16, 2, addr, 0);
+  v.dst = addr;
+  rewrite_echo_id(v, id);
 }
 
 void decrement_ttl(PacketView& v) noexcept {

@@ -35,7 +35,8 @@ struct PacketView {
   std::uint8_t ihl = 0;            // IPv4 header length in bytes
   std::uint8_t proto = 0;          // IP protocol number
   std::uint8_t ttl = 0;
-  bool fragment = false;           // MF set or offset > 0: transport fields are not parsed
+  bool fragment = false;        // MF set or offset > 0: transport fields are not parsed ...
+  bool first_fragment = false;  // ... except for a UDP first fragment (offset 0): its ports are
   Ipv4 src;
   Ipv4 dst;
   // TCP/UDP: ports. ICMP: type and code.
@@ -45,8 +46,10 @@ struct PacketView {
   std::uint8_t icmp_type = 0;
   std::uint8_t icmp_code = 0;
   // ICMP error (destination unreachable, time exceeded, parameter problem) that quotes the
-  // header of a TCP or UDP packet. `inner_*` describe the quoted packet.
+  // header of a TCP or UDP packet (icmp_error) or of an ICMP echo (quoted_echo: its identifier
+  // is both inner ports). `inner_*` describe the quoted packet.
   bool icmp_error = false;
+  bool quoted_echo = false;
   std::uint8_t inner_ihl = 0;
   std::uint8_t inner_proto = 0;
   std::uint16_t inner_l4_len = 0;  // quoted transport bytes present (at least 8)
@@ -78,6 +81,11 @@ struct PacketView {
 // checksum and the transport checksum (a UDP checksum of 0 stays 0; a computed 0 becomes 0xFFFF).
 void set_source(PacketView& v, Ipv4 addr, std::uint16_t port) noexcept;
 void set_destination(PacketView& v, Ipv4 addr, std::uint16_t port) noexcept;
+
+// ICMP echo request/reply: rewrites the source (or destination) address and the identifier,
+// fixing the IPv4 header checksum and the ICMP checksum (set_source leaves ICMP's body alone).
+void set_echo_source(PacketView& v, Ipv4 addr, std::uint16_t id) noexcept;
+void set_echo_destination(PacketView& v, Ipv4 addr, std::uint16_t id) noexcept;
 
 // Decrements TTL and fixes the header checksum. Callers drop packets with TTL <= 1 first.
 void decrement_ttl(PacketView& v) noexcept;

@@ -25,16 +25,19 @@ std::string msg(const std::string& head, const char* allowed) {
   return head + "; " + allowed;
 }
 
-TEST(ConfigRules, ProfileNotYetSupported) {
-  EXPECT_CONFIG_ERROR(only_error(Doc{}.profile("aws").text()), "profile", "aws",
-                      "profile: aws is not supported in this version (profiles aws, gcp and "
-                      "custom come later); allowed: azure");
+TEST(ConfigRules, EveryProfileIsSupported) {
+  // The profiles that fix the TCP idle timeout take no idle_timeout_minutes (profiles_test.cpp).
+  for (const char* p : {"azure", "custom"}) {
+    EXPECT_TRUE(parse_config(Doc{}.profile(p).text()).ok()) << p;
+  }
+  EXPECT_CONFIG_ERROR(only_error(Doc{}.profile("aws").text()), "gateway.idle_timeout_minutes", "4",
+                      "gateway.idle_timeout_minutes: 4 cannot be set with profile aws; allowed: "
+                      "no idle_timeout_minutes with profile aws (it fixes the TCP idle timeout)");
 }
 
 TEST(ConfigRules, UnknownProfile) {
   EXPECT_CONFIG_ERROR(only_error(Doc{}.profile("Azure").text()), "profile", "Azure",
-                      "profile: Azure is not a profile; allowed: azure (profiles aws, gcp and "
-                      "custom come in a later version)");
+                      "profile: Azure is not a profile; allowed: azure, aws, gcp, rfc or custom");
 }
 
 TEST(ConfigRules, GatewayNameEmpty) {

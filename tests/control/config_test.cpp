@@ -102,8 +102,7 @@ TEST(Config, EveryErrorIsReportedInTheOrderOfTheFile) {
   std::vector<std::string> printed;
   for (const auto& e : r.errors()) printed.push_back(to_string(e));
   const std::vector<std::string> expected = {
-      "profile: gcp is not supported in this version (profiles aws, gcp and custom come later); "
-      "allowed: azure",
+      "profile: google is not a profile; allowed: azure, aws, gcp, rfc or custom",
       "gateway.name: \"edge 1\" has a character that is not allowed (a space at position 5); "
       "allowed: 1..64 characters: letters, digits, '-', '_' or '.', starting with a letter or "
       "digit",

@@ -95,6 +95,21 @@ TEST_F(ValidateCommand, InvalidFileExitsOneWithEveryErrorOnStderr) {
                 "198.51.100.2\n");
 }
 
+TEST_F(ValidateCommand, BadEngineKnobsOfProfileCustomAreErrors) {
+  const auto f = write("custom.yaml", Doc{}.profile("custom").text() +
+                                          "engine:\n  udp_idle_seconds: 0\n  late_rst: "
+                                          "never\n");
+  const auto r = natgw("validate --config '" + f.string() + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  const auto file = f.string();
+  EXPECT_EQ(r.err, file +
+                       ": engine.udp_idle_seconds: 0 is out of range; allowed: 1..7200 "
+                       "(seconds)\n" +
+                       file +
+                       ": engine.late_rst: never is not a value of late_rst; allowed: sender, "
+                       "inside_only or none\n");
+}
+
 TEST_F(ValidateCommand, SyntaxErrorNamesTheFileAndPosition) {
   const auto f = write("syntax.yaml", "gateway: [\n");
   const auto r = natgw("validate --config '" + f.string() + "'");
