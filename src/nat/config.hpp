@@ -39,6 +39,12 @@ struct EngineConfig {
   Timers timers;
   Limits limits;
   bool block_smtp = true;             // outbound TCP to port 25
+  // Flow logs (nat/flow_events.hpp): when on, the engine keeps per-flow byte and packet counters
+  // (40 bytes per flow slot, allocated at construction) and writes an event per connection start,
+  // end and refused attempt into a ring of `flow_log_ring` events. Off: neither is allocated.
+  // Changes only with a restart (Engine::reconfigure refuses a change).
+  bool flow_log = false;
+  std::uint32_t flow_log_ring = 65536;
   std::uint64_t seed = 1;             // randomness is an input: same seed, same choices
 };
 

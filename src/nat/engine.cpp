@@ -126,6 +126,10 @@ Engine::Engine(EngineConfig config) : config_(std::move(config)) {
   dests_.reset(alloc_zeroed<Dest>(dest_capacity_ + 1));
   dest_buckets_.reset(alloc_zeroed<std::uint32_t>(dest_buckets));
   wheel_.reset(alloc_zeroed<SlotIndex>(kWheelSize));
+  if (config_.flow_log) {
+    flow_stats_.reset(alloc_zeroed<FlowStats>(capacity_ + 1));
+    flow_events_ = std::make_unique<FlowEventRing>(config_.flow_log_ring);
+  }
 
   rng_state_ = config_.seed;
   hash_seed_ = mix(config_.seed, 0x6E61746777ull, 0);  // hash keys differ from port choices
@@ -159,6 +163,9 @@ std::string Engine::reconfigure(const EngineConfig& next) {
     return "the SNAT port range cannot change without a restart";
   }
   if (b.per_destination == 0 || b.per_destination > 65535) return "per_destination must be 1..65535";
+  if (next.flow_log != config_.flow_log || (next.flow_log && next.flow_log_ring != config_.flow_log_ring)) {
+    return "flow logs are turned on or off (and their ring sized) only with a restart";
+  }
   // Public IPs: kept ones keep their index; removed ones drain (no new connections, open flows
   // continue); new ones take a free index or one whose draining address has no flows left.
   std::array<bool, kMaxPublicIps> keep{};
@@ -235,7 +242,10 @@ std::string Engine::reconfigure(const EngineConfig& next) {
 std::size_t Engine::memory_bytes() const noexcept {
   return (capacity_ + 1) * sizeof(Flow) + 2 * (bucket_mask_ + 1) * sizeof(SlotIndex) +
          (dest_capacity_ + 1) * sizeof(Dest) + (dest_mask_ + 1) * sizeof(std::uint32_t) +
-         kWheelSize * sizeof(SlotIndex);
+         kWheelSize * sizeof(SlotIndex) +
+         (flow_stats_ ? (capacity_ + 1) * sizeof(FlowStats) +
+                            flow_events_->capacity() * sizeof(FlowEvent)
+                      : 0);
 }
 
 void Engine::prefault() noexcept {
@@ -249,6 +259,7 @@ void Engine::prefault() noexcept {
   touch(dests_.get(), (dest_capacity_ + 1) * sizeof(Dest));
   touch(dest_buckets_.get(), (dest_mask_ + 1) * sizeof(std::uint32_t));
   touch(wheel_.get(), kWheelSize * sizeof(SlotIndex));
+  if (flow_stats_) touch(flow_stats_.get(), (capacity_ + 1) * sizeof(FlowStats));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -562,6 +573,13 @@ void Engine::dest_release(std::size_t idx, std::uint32_t dst, std::uint16_t dpor
 void Engine::end_connection(SlotIndex s, FlowState holddown_state, ConnState how,
                             std::uint32_t since) noexcept {
   Flow& f = slots_[s];
+  if (flow_stats_) {
+    flow_ended(s,
+               holddown_state == FlowState::tcp_closed  ? FlowEnd::closed
+               : holddown_state == FlowState::tcp_reset ? FlowEnd::reset
+                                                        : FlowEnd::idle,
+               since);
+  }
   const L4 l4 = l4_of(f.state());
   const auto p = static_cast<std::size_t>(l4);
   --counters_.active[p];
@@ -611,6 +629,7 @@ bool Engine::expire_if_due(SlotIndex s) noexcept {
         // Half-open: the port is free again at once for this destination.
         ++counters_.connections[static_cast<std::size_t>(L4::tcp)]
                                [static_cast<std::size_t>(ConnState::timed_out)];
+        if (flow_stats_) flow_ended(s, FlowEnd::half_open, when);
         release(s);
         return true;
       case FlowState::tcp_established:
@@ -754,6 +773,7 @@ Verdict Engine::forward_out(net::PacketView& v, Flow& f, L4 l4) noexcept {
   const std::uint16_t len = v.total_len;
   net::set_source(v, pubs_[f.public_idx].addr, f.public_port);
   net::decrement_ttl(v);
+  if (flow_stats_) flow_count(f, 0, len);
   const auto p = static_cast<std::size_t>(l4);
   counters_.bytes[p][0] += len;
   ++counters_.packets[p][0];
@@ -764,6 +784,7 @@ Verdict Engine::forward_in(net::PacketView& v, Flow& f, L4 l4) noexcept {
   const std::uint16_t len = v.total_len;
   net::set_destination(v, net::Ipv4{f.inside_addr}, f.inside_port);
   net::decrement_ttl(v);
+  if (flow_stats_) flow_count(f, 1, len);
   const auto p = static_cast<std::size_t>(l4);
   counters_.bytes[p][1] += len;
   ++counters_.packets[p][1];
@@ -825,6 +846,9 @@ Verdict Engine::outbound(Prepared& p) noexcept {
   if (v.ttl <= 1) return drop(DropReason::ttl_expired);
   const L4 l4 = l4_of_proto(v.proto);
   if (l4 == L4::tcp && config_.block_smtp && v.dport == 25) {
+    if (flow_stats_ && (v.tcp_flags & (net::kTcpSyn | net::kTcpAck)) == kPureSyn) {
+      flow_failed(v, l4, DropReason::smtp_blocked);
+    }
     return drop(DropReason::smtp_blocked);
   }
   const bool opens = l4 == L4::udp || (v.tcp_flags & (net::kTcpSyn | net::kTcpAck | net::kTcpRst)) ==
@@ -857,7 +881,10 @@ Verdict Engine::outbound(Prepared& p) noexcept {
   // flow only: established traffic never pays for it.
   if (admission_ != nullptr && attached) {
     const Admission a = admission_->admit(v, opens);
-    if (a.kind == Admission::Kind::drop) return drop(a.reason);
+    if (a.kind == Admission::Kind::drop) {
+      if (flow_stats_ && opens) flow_failed(v, l4, a.reason);
+      return drop(a.reason);
+    }
     if (a.kind == Admission::Kind::pass) return pass(v);
   }
   if (!opens) return drop(DropReason::no_flow);
@@ -1069,6 +1096,7 @@ Verdict Engine::new_connection(Prepared& p, L4 l4, SlotIndex superseded) noexcep
     sweep_current_tick();
     if (!try_allocate(p, l4, s, why)) {
       ++c[static_cast<std::size_t>(ConnState::failed)];
+      if (flow_stats_) flow_failed(p.v, l4, why);
       return drop(why);  // the superseded flow stays reachable from the inside
     }
   }
@@ -1076,6 +1104,7 @@ Verdict Engine::new_connection(Prepared& p, L4 l4, SlotIndex superseded) noexcep
   // hold-down and stays reachable from the outside only. (It cannot have been freed meanwhile:
   // it was not due, and only due slots are freed.)
   if (superseded != kNoSlot && superseded != s) unlink_in2out(superseded);
+  if (flow_stats_) flow_opened(s, false);
   return forward_out(p.v, slots_[s], l4);
 }
 
@@ -1257,6 +1286,10 @@ RestoreReport Engine::restore_flows(std::span<const SavedFlow> flows, Duration d
       ++pubs_[uidx].holddown[p];
       ++counters_.holddown[p];
     }
+    if (flow_stats_ && live) {
+      // The counters of the previous process are not in the state file: this one counts anew.
+      flow_stats_[s] = FlowStats{{}, {}, now_ms_ | kFlowRestored};
+    }
     wheel_insert(s);
     if (due(f)) {
       // Ran out while natgw was down: apply it now (a live flow may still leave a hold-down).
@@ -1264,6 +1297,7 @@ RestoreReport Engine::restore_flows(std::span<const SavedFlow> flows, Duration d
       expire_if_due(s);
       continue;
     }
+    if (flow_stats_ && live) flow_opened(s, true);
     ++(live ? r.restored_live : r.restored_holddown);
   }
   return r;

@@ -22,6 +22,7 @@
 #include "nat/counters.hpp"
 #include "nat/drop_reason.hpp"
 #include "nat/flow.hpp"
+#include "nat/flow_events.hpp"
 #include "net/packet.hpp"
 #include "net/types.hpp"
 
@@ -220,6 +221,11 @@ class Engine {
   // order the packet path applies them. For explain and the doctor; allocates.
   [[nodiscard]] NewConnectionOutlook would_open(const net::FiveTuple& t) const;
 
+  // Flow events (EngineConfig::flow_log): the ring the engine writes connection events into, for
+  // one consumer thread to drain; nullptr when flow logs are off. The ring is the one part of
+  // the engine another thread may touch (its consumer side) while the engine runs.
+  [[nodiscard]] FlowEventRing* flow_events() noexcept { return flow_events_.get(); }
+
   // Installs (or with nullptr removes) the admission policy; the engine does not own it.
   void set_admission(AdmissionPolicy* policy) noexcept { admission_ = policy; }
   [[nodiscard]] AdmissionPolicy* admission() const noexcept { return admission_; }
@@ -246,6 +252,15 @@ class Engine {
   Verdict pass(net::PacketView& v) noexcept;
   Verdict drop(DropReason r) noexcept;
   void note_ftp_command(const net::PacketView& v) noexcept;
+  // Flow events (engine_flow_log.cpp); called only when flow_stats_ is set.
+  void flow_opened(SlotIndex s, bool restored) noexcept;
+  void flow_ended(SlotIndex s, FlowEnd how, std::uint32_t when) noexcept;
+  void flow_failed(const net::PacketView& v, L4 l4, DropReason why) noexcept;
+  void flow_count(const Flow& f, std::size_t dir, std::uint16_t len) noexcept {
+    FlowStats& st = flow_stats_[static_cast<std::size_t>(&f - slots_.get())];
+    st.bytes[dir] += len;
+    ++st.packets[dir];
+  }
 
   void tcp_outbound(SlotIndex s, std::uint8_t flags) noexcept;
   void tcp_inbound(SlotIndex s, std::uint8_t flags) noexcept;
@@ -342,6 +357,10 @@ class Engine {
   std::uint64_t rng_state_ = 0;
   std::uint64_t hash_seed_ = 0;
   AdmissionPolicy* admission_ = nullptr;  // the network in front of the NAT, if any
+
+  // Flow logs: per-slot counters and the event ring; both null when EngineConfig::flow_log is off.
+  Table<FlowStats> flow_stats_;
+  std::unique_ptr<FlowEventRing> flow_events_;
 };
 
 }  // namespace natgw::nat
