@@ -131,6 +131,15 @@ struct NetworkDraft {
   std::vector<LoadBalancerRuleDraft> load_balancer_outbound_rules;
 };
 
+struct FlowLogsDraft {
+  bool present = false;
+  std::optional<Field<bool>> enabled;
+  std::optional<Field<std::string>> path;
+  std::optional<Field<std::int64_t>> max_bytes;
+  std::optional<Field<std::int64_t>> keep;
+  std::optional<Field<std::int64_t>> rate_per_second;
+};
+
 struct Draft {
   Profile profile = Profile::azure;  // an unsupported profile is reported; checks go on as azure
 
@@ -153,6 +162,8 @@ struct Draft {
   InterfaceDraft outside;
 
   std::optional<Field<net::Endpoint>> api_listen;
+
+  FlowLogsDraft flow_logs;
 
   NetworkDraft network;
 };
