@@ -57,6 +57,8 @@ struct LabSpec {
   int vms = 2;
   int public_ips = 1;
   GatewayMode gateway = GatewayMode::natgw;
+  // --flow-log: flow_logs.path of the gateway's config (flow logs on); empty: flow logs off.
+  std::string flow_log;
 };
 
 // Empty if the spec can be built, else one message per problem naming option, value and range.

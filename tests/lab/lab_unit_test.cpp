@@ -24,7 +24,7 @@ bool contains(const std::string& haystack, const std::string& needle) {
 }
 
 TEST(LabTopology, NamesCarryTheLabName) {
-  const LabSpec spec{"demo", 3, 1, GatewayMode::kernel};
+  const LabSpec spec{"demo", 3, 1, GatewayMode::kernel, ""};
   EXPECT_EQ(all_namespaces(spec), (std::vector<std::string>{"demo-vm1", "demo-vm2", "demo-vm3",
                                                             "demo-sw", "demo-gw", "demo-inet"}));
   EXPECT_EQ(vm_address(1), "10.0.0.11");
@@ -32,7 +32,7 @@ TEST(LabTopology, NamesCarryTheLabName) {
   EXPECT_EQ(public_ip_list(3),
             (std::vector<std::string>{"203.0.113.10", "203.0.113.11", "203.0.113.12"}));
   EXPECT_EQ(iperf_port(1), 5201);
-  EXPECT_EQ(iperf_servers(LabSpec{"x", 20, 1, GatewayMode::none}), kMaxIperfServers);
+  EXPECT_EQ(iperf_servers(LabSpec{"x", 20, 1, GatewayMode::none, ""}), kMaxIperfServers);
 }
 
 TEST(LabTopology, NamespaceOwnershipIsExact) {
@@ -52,14 +52,14 @@ TEST(LabTopology, NamespaceOwnershipIsExact) {
 }
 
 TEST(LabTopology, ValidationNamesOptionValueAndRange) {
-  EXPECT_TRUE(validate(LabSpec{"lab1a2b", 2, 1, GatewayMode::natgw}).empty());
-  const auto errors = validate(LabSpec{"Bad_Name", 0, 17, GatewayMode::natgw});
+  EXPECT_TRUE(validate(LabSpec{"lab1a2b", 2, 1, GatewayMode::natgw, ""}).empty());
+  const auto errors = validate(LabSpec{"Bad_Name", 0, 17, GatewayMode::natgw, ""});
   ASSERT_EQ(errors.size(), 3u);
   EXPECT_TRUE(contains(errors[0], "--name 'Bad_Name'"));
   EXPECT_TRUE(contains(errors[1], "--vms 0: must be 1..200"));
   EXPECT_TRUE(contains(errors[2], "--public-ips 17: must be 1..16"));
-  EXPECT_FALSE(validate(LabSpec{"-x", 1, 1, GatewayMode::none}).empty());
-  EXPECT_FALSE(validate(LabSpec{"a-very-long-lab-name", 1, 1, GatewayMode::none}).empty());
+  EXPECT_FALSE(validate(LabSpec{"-x", 1, 1, GatewayMode::none, ""}).empty());
+  EXPECT_FALSE(validate(LabSpec{"a-very-long-lab-name", 1, 1, GatewayMode::none, ""}).empty());
 }
 
 TEST(LabTopology, RandomNamesAreValid) {
@@ -67,7 +67,7 @@ TEST(LabTopology, RandomNamesAreValid) {
     const std::string n = random_lab_name();
     EXPECT_EQ(n.size(), 7u);
     EXPECT_EQ(n.substr(0, 3), "lab");
-    EXPECT_TRUE(validate(LabSpec{n, 1, 1, GatewayMode::none}).empty()) << n;
+    EXPECT_TRUE(validate(LabSpec{n, 1, 1, GatewayMode::none, ""}).empty()) << n;
   }
 }
 
@@ -79,7 +79,7 @@ TEST(LabTopology, GatewayModesRoundTrip) {
 }
 
 TEST(LabGateway, NatgwConfigFollowsTheSpecSchema) {
-  const std::string c = render_natgw_config(LabSpec{"demo", 2, 2, GatewayMode::natgw});
+  const std::string c = render_natgw_config(LabSpec{"demo", 2, 2, GatewayMode::natgw, ""});
   EXPECT_TRUE(contains(c, "profile: azure\n"));
   EXPECT_TRUE(contains(c, "  name: demo\n"));
   EXPECT_TRUE(contains(c, "  public_ips: [203.0.113.10, 203.0.113.11]\n"));
@@ -87,12 +87,31 @@ TEST(LabGateway, NatgwConfigFollowsTheSpecSchema) {
   EXPECT_TRUE(contains(c, "inside:  { name: gw-in, backend: af_packet }"));
   EXPECT_TRUE(contains(c, "outside: { name: gw-out, backend: af_packet, next_hop: 198.51.100.2 }"));
   EXPECT_TRUE(contains(c, "api:\n  listen: 127.0.0.1:9490\n"));
+  EXPECT_FALSE(contains(c, "flow_logs"));
+}
+
+TEST(LabGateway, FlowLogOptionTurnsFlowLogsOn) {
+  LabSpec spec{"demo", 1, 1, GatewayMode::natgw, ""};
+  spec.flow_log = "/tmp/demo-flows.jsonl";
+  EXPECT_TRUE(validate(spec).empty());
+  EXPECT_TRUE(contains(render_natgw_config(spec),
+                       "flow_logs:\n  enabled: true\n  path: /tmp/demo-flows.jsonl\n"));
+  spec.flow_log = "-";
+  EXPECT_TRUE(contains(render_natgw_config(spec), "  path: '-'\n"));
+  spec.flow_log = "flows.jsonl";
+  ASSERT_EQ(validate(spec).size(), 1u);
+  EXPECT_EQ(
+      validate(spec)[0],
+      "--flow-log 'flows.jsonl': an absolute file path, or - for the gateway's standard output");
+  spec.flow_log = "/tmp/x";
+  spec.gateway = GatewayMode::kernel;
+  EXPECT_EQ(validate(spec).at(0), "--flow-log '/tmp/x': only with --gateway natgw");
 }
 
 TEST(LabGateway, KernelBaselineSnatsToThePublicIps) {
-  EXPECT_TRUE(contains(render_nft_ruleset(LabSpec{"d", 1, 1, GatewayMode::kernel}),
+  EXPECT_TRUE(contains(render_nft_ruleset(LabSpec{"d", 1, 1, GatewayMode::kernel, ""}),
                        "oifname \"gw-out\" ip saddr 10.0.0.0/24 snat to 203.0.113.10\n"));
-  EXPECT_TRUE(contains(render_nft_ruleset(LabSpec{"d", 1, 3, GatewayMode::kernel}),
+  EXPECT_TRUE(contains(render_nft_ruleset(LabSpec{"d", 1, 3, GatewayMode::kernel, ""}),
                        "snat to 203.0.113.10-203.0.113.12\n"));
 }
 
@@ -121,7 +140,7 @@ TEST(LabServers, ConfigsStayInTheStateDir) {
   EXPECT_TRUE(contains(ftp, "anon_root=/run/natgw/labs/x/ftp\n"));
   EXPECT_TRUE(contains(ftp, "pasv_min_port=30000\npasv_max_port=30099\n"));
   EXPECT_TRUE(contains(ftp, "write_enable=NO\n"));
-  const auto specs = server_specs(LabSpec{"x", 2, 1, GatewayMode::none}, "/d", "/bin/natgw");
+  const auto specs = server_specs(LabSpec{"x", 2, 1, GatewayMode::none, ""}, "/d", "/bin/natgw");
   ASSERT_EQ(specs.size(), 5u);
   EXPECT_EQ(specs[2].argv, (Argv{"/bin/natgw", "lab", "echo-server", "--listen", "0.0.0.0:7"}));
   EXPECT_EQ(specs[4].role, "iperf3-5202");
@@ -129,7 +148,7 @@ TEST(LabServers, ConfigsStayInTheStateDir) {
 
 TEST(LabState, RoundTrips) {
   LabState s;
-  s.spec = LabSpec{"demo", 3, 2, GatewayMode::kernel};
+  s.spec = LabSpec{"demo", 3, 2, GatewayMode::kernel, ""};
   s.created = "2024-01-02T03:04:05Z";
   s.phase = "up";
   s.processes.push_back({"nginx", "demo-inet", ProcessId{1234, 5678}, "/run/x/nginx.log"});
