@@ -1053,37 +1053,44 @@ bool Engine::try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) n
       port_shortage = true;
       continue;
     }
-    SlotIndex s = free_slots_;
-    if (s != kNoSlot) {
-      free_slots_ = slots_[s].next_in2out;
-    } else {
-      s = static_cast<SlotIndex>(slot_hwm_++);
-    }
-    ++slots_in_use_;
-    Flow& f = slots_[s];
-    f = Flow{};
-    f.inside_addr = v.src.value();
-    f.dst_addr = dst;
-    f.inside_port = v.sport;
-    f.dst_port = v.dport;
-    f.public_port = port;
-    f.public_idx = static_cast<std::uint8_t>(idx);
-    f.set_state(l4 == L4::tcp ? FlowState::tcp_syn_sent : FlowState::udp_new);
-    f.last_out = f.last_in = now32_;
-    link_in2out(s);
-    link_out2in(s);
-    wheel_insert(s);
-    Dest* d = find_or_add_dest(idx, dst, v.dport, l4);
-    ++d->live;
-    ++d->used;
-    ++pubs_[idx].live[static_cast<std::size_t>(l4)];
-    ++counters_.active[static_cast<std::size_t>(l4)];
-    ++live_total_;
-    out = s;
+    out = install_flow(idx, v.src.value(), v.sport, dst, v.dport, port, l4);
     return true;
   }
   why = port_shortage ? DropReason::snat_exhausted : DropReason::connection_limit;
   return false;
+}
+
+// A new live flow in a free slot (the caller checked the limits and that the port is free).
+SlotIndex Engine::install_flow(std::size_t idx, std::uint32_t inside_addr, std::uint16_t inside_port,
+                               std::uint32_t dst, std::uint16_t dport, std::uint16_t port,
+                               L4 l4) noexcept {
+  SlotIndex s = free_slots_;
+  if (s != kNoSlot) {
+    free_slots_ = slots_[s].next_in2out;
+  } else {
+    s = static_cast<SlotIndex>(slot_hwm_++);
+  }
+  ++slots_in_use_;
+  Flow& f = slots_[s];
+  f = Flow{};
+  f.inside_addr = inside_addr;
+  f.dst_addr = dst;
+  f.inside_port = inside_port;
+  f.dst_port = dport;
+  f.public_port = port;
+  f.public_idx = static_cast<std::uint8_t>(idx);
+  f.set_state(l4 == L4::tcp ? FlowState::tcp_syn_sent : FlowState::udp_new);
+  f.last_out = f.last_in = now32_;
+  link_in2out(s);
+  link_out2in(s);
+  wheel_insert(s);
+  Dest* d = find_or_add_dest(idx, dst, dport, l4);
+  ++d->live;
+  ++d->used;
+  ++pubs_[idx].live[static_cast<std::size_t>(l4)];
+  ++counters_.active[static_cast<std::size_t>(l4)];
+  ++live_total_;
+  return s;
 }
 
 Verdict Engine::new_connection(Prepared& p, L4 l4, SlotIndex superseded) noexcept {
