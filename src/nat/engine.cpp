@@ -1,5 +1,7 @@
 #include "nat/engine.hpp"
 
+#include "nat/ftp_alg.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
@@ -130,6 +132,11 @@ Engine::Engine(EngineConfig config) : config_(std::move(config)) {
     flow_stats_.reset(alloc_zeroed<FlowStats>(capacity_ + 1));
     flow_events_ = std::make_unique<FlowEventRing>(config_.flow_log_ring);
   }
+  if (config_.ftp_alg) {
+    ftp_seq_.reset(alloc_zeroed<FtpSeq>(kFtpControlConnections));
+    ftp_expect_.reset(alloc_zeroed<FtpExpect>(kFtpExpectations));
+    ftp_timeout_ms_ = std::max<std::uint32_t>(to_ms(config_.ftp_data_timeout), 1);
+  }
 
   rng_state_ = config_.seed;
   hash_seed_ = mix(config_.seed, 0x6E61746777ull, 0);  // hash keys differ from port choices
@@ -166,6 +173,7 @@ std::string Engine::reconfigure(const EngineConfig& next) {
   if (next.flow_log != config_.flow_log || (next.flow_log && next.flow_log_ring != config_.flow_log_ring)) {
     return "flow logs are turned on or off (and their ring sized) only with a restart";
   }
+  if (next.ftp_alg != config_.ftp_alg) return "the FTP ALG is turned on or off only with a restart";
   // Public IPs: kept ones keep their index; removed ones drain (no new connections, open flows
   // continue); new ones take a free index or one whose draining address has no flows left.
   std::array<bool, kMaxPublicIps> keep{};
@@ -245,7 +253,9 @@ std::size_t Engine::memory_bytes() const noexcept {
          kWheelSize * sizeof(SlotIndex) +
          (flow_stats_ ? (capacity_ + 1) * sizeof(FlowStats) +
                             flow_events_->capacity() * sizeof(FlowEvent)
-                      : 0);
+                      : 0) +
+         (ftp_seq_ ? kFtpControlConnections * sizeof(FtpSeq) + kFtpExpectations * sizeof(FtpExpect)
+                   : 0);
 }
 
 void Engine::prefault() noexcept {
@@ -547,6 +557,13 @@ Engine::Dest* Engine::find_or_add_dest(std::size_t idx, std::uint32_t dst, std::
   return &r;
 }
 
+std::pair<std::uint32_t, std::uint32_t> Engine::dest_load(std::size_t idx, std::uint32_t dst,
+                                                          std::uint16_t dport, L4 l4) const noexcept {
+  const Dest* d = find_dest(idx, dst, dport, l4);
+  return d == nullptr ? std::pair<std::uint32_t, std::uint32_t>{0, 0}
+                      : std::pair<std::uint32_t, std::uint32_t>{d->live, d->used};
+}
+
 void Engine::dest_release(std::size_t idx, std::uint32_t dst, std::uint16_t dport, L4 l4,
                           bool was_live) noexcept {
   const std::uint64_t h = mix(dst, (std::uint64_t{dport} << 16) | (idx << 8) |
@@ -668,6 +685,11 @@ void Engine::tcp_outbound(SlotIndex s, std::uint8_t flags) noexcept {
   }
   f.last_out = now32_;
   FlowState st = f.state();
+  // A connection opened from the outside (an FTP data connection, a simultaneous open): the
+  // inside answers the SYN with a SYN+ACK.
+  if (st == FlowState::tcp_syn_sent && (flags & net::kTcpSyn) && (flags & net::kTcpAck)) {
+    st = FlowState::tcp_syn_acked;
+  }
   if (st == FlowState::tcp_syn_acked && (flags & net::kTcpAck) && !(flags & net::kTcpSyn)) {
     st = FlowState::tcp_established;
     ++counters_.connections[static_cast<std::size_t>(L4::tcp)]
@@ -860,7 +882,10 @@ Verdict Engine::outbound(Prepared& p) noexcept {
     switch (f.state()) {
       case FlowState::tcp_closed:
       case FlowState::tcp_reset:
-        if (!opens) return forward_out(v, f, l4);  // final ACKs and retransmissions pass
+        if (!opens) {  // final ACKs and retransmissions pass
+          if (ftp_seq_ && v.dport == 21) return ftp_out(v, s, forward_out(v, f, l4));
+          return forward_out(v, f, l4);
+        }
         break;  // the inside host reuses its 5-tuple: a new connection on another port
       case FlowState::tcp_expired:
         if (!opens) return late_segment(v);
@@ -874,6 +899,7 @@ Verdict Engine::outbound(Prepared& p) noexcept {
       default:  // live TCP
         tcp_outbound(s, v.tcp_flags);
         if (v.dport == 21) note_ftp_command(v);
+        if (ftp_seq_ && v.dport == 21) return ftp_out(v, s, forward_out(v, f, l4));
         return forward_out(v, f, l4);
     }
   }
@@ -890,6 +916,13 @@ Verdict Engine::outbound(Prepared& p) noexcept {
   if (!opens) return drop(DropReason::no_flow);
   if (!attached) return drop(DropReason::source_not_in_subnet);
   // `s`, if any, is an ended flow of the same inside 5-tuple in hold-down.
+  if (ftp_seq_ && l4 == L4::tcp && v.dport == 21) {
+    const std::uint32_t src = v.src.value();  // forward_out rewrites the view's source
+    const std::uint16_t sport = v.sport;
+    const Verdict r = new_connection(p, l4, s);
+    if (r.action != Action::forward) return r;
+    return ftp_out(v, find_in(p.hash, src, sport, v.dst.value(), v.dport, l4), r);
+  }
   return new_connection(p, l4, s);
 }
 
@@ -913,13 +946,24 @@ Verdict Engine::inbound(Prepared& p) noexcept {
   SlotIndex s = find_out(p.hash, static_cast<std::size_t>(p.public_idx), v.dport, v.src.value(),
                          v.sport, l4);
   if (s != kNoSlot && due(slots_[s]) && expire_if_due(s)) s = kNoSlot;
-  if (s == kNoSlot) return drop(DropReason::unsolicited_inbound);
+  if (s == kNoSlot) {
+    if (ftp_expect_ && l4 == L4::tcp && (v.tcp_flags & (net::kTcpSyn | net::kTcpAck)) == kPureSyn) {
+      // A data connection a PORT/EPRT announced, or unsolicited.
+      return ftp_expected(v, static_cast<std::size_t>(p.public_idx));
+    }
+    return drop(DropReason::unsolicited_inbound);
+  }
   Flow& f = slots_[s];
   const bool pure_syn = l4 == L4::tcp && (v.tcp_flags & (net::kTcpSyn | net::kTcpAck)) == kPureSyn;
   switch (f.state()) {
     case FlowState::tcp_closed:
     case FlowState::tcp_reset:
       if (pure_syn) return drop(DropReason::unsolicited_inbound);
+      if (ftp_seq_ && v.sport == 21) {
+        const Verdict r = forward_in(v, f, l4);
+        ftp_in(v, s);
+        return r;
+      }
       return forward_in(v, f, l4);
     case FlowState::tcp_expired:
     case FlowState::udp_expired:
@@ -938,6 +982,11 @@ Verdict Engine::inbound(Prepared& p) noexcept {
         return drop(DropReason::unsolicited_inbound);
       }
       tcp_inbound(s, v.tcp_flags);
+      if (ftp_seq_ && v.sport == 21) {
+        const Verdict r = forward_in(v, f, l4);
+        ftp_in(v, s);
+        return r;
+      }
       return forward_in(v, f, l4);
   }
 }
