@@ -1109,10 +1109,8 @@ bool Engine::try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) n
   return false;
 }
 
-// A new live flow in a free slot (the caller checked the limits and that the port is free).
-SlotIndex Engine::install_flow(std::size_t idx, std::uint32_t inside_addr, std::uint16_t inside_port,
-                               std::uint32_t dst, std::uint16_t dport, std::uint16_t port,
-                               L4 l4) noexcept {
+// A cleared slot from the free list or the untouched end (the caller checked there is one).
+SlotIndex Engine::take_slot() noexcept {
   SlotIndex s = free_slots_;
   if (s != kNoSlot) {
     free_slots_ = slots_[s].next_in2out;
@@ -1120,8 +1118,16 @@ SlotIndex Engine::install_flow(std::size_t idx, std::uint32_t inside_addr, std::
     s = static_cast<SlotIndex>(slot_hwm_++);
   }
   ++slots_in_use_;
+  slots_[s] = Flow{};
+  return s;
+}
+
+// A new live flow in a free slot (the caller checked the limits and that the port is free).
+SlotIndex Engine::install_flow(std::size_t idx, std::uint32_t inside_addr, std::uint16_t inside_port,
+                               std::uint32_t dst, std::uint16_t dport, std::uint16_t port,
+                               L4 l4) noexcept {
+  const SlotIndex s = take_slot();
   Flow& f = slots_[s];
-  f = Flow{};
   f.inside_addr = inside_addr;
   f.dst_addr = dst;
   f.inside_port = inside_port;
@@ -1181,9 +1187,15 @@ void Engine::translate_batch(std::span<Packet> batch, Direction dir, Time now) n
     for (std::size_t i = 0; i < n; ++i) {
       if (!prep[i].keyed) continue;
       // A 40-byte slot may straddle two cache lines: fetch both.
-      const auto* slot = reinterpret_cast<const char*>(&slots_[buckets[prep[i].hash & bucket_mask_]]);
+      const SlotIndex first = buckets[prep[i].hash & bucket_mask_];
+      const auto* slot = reinterpret_cast<const char*>(&slots_[first]);
       __builtin_prefetch(slot);
       __builtin_prefetch(slot + sizeof(Flow) - 1);
+      if (flow_stats_) {  // flow logs: the flow's counters are written too
+        const auto* st = reinterpret_cast<const char*>(&flow_stats_[first]);
+        __builtin_prefetch(st, 1);
+        __builtin_prefetch(st + sizeof(FlowStats) - 1, 1);
+      }
     }
     // Stage 3: decide, in arrival order (later packets may depend on flows earlier ones made).
     for (std::size_t i = 0; i < n; ++i) prep[i].pkt->verdict = process(prep[i], dir);
@@ -1310,15 +1322,8 @@ RestoreReport Engine::restore_flows(std::span<const SavedFlow> flows, Duration d
       ++r.dropped["per-destination connection limit reached"];
       continue;
     }
-    SlotIndex s = free_slots_;
-    if (s != kNoSlot) {
-      free_slots_ = slots_[s].next_in2out;
-    } else {
-      s = static_cast<SlotIndex>(slot_hwm_++);
-    }
-    ++slots_in_use_;
+    const SlotIndex s = take_slot();
     Flow& f = slots_[s];
-    f = Flow{};
     f.inside_addr = v.inside.addr.value();
     f.inside_port = v.inside.port;
     f.dst_addr = dst;

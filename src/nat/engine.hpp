@@ -258,6 +258,7 @@ class Engine {
   Verdict inbound_icmp_error(net::PacketView& v, std::size_t idx) noexcept;
   Verdict new_connection(Prepared& p, L4 l4, SlotIndex superseded) noexcept;
   bool try_allocate(Prepared& p, L4 l4, SlotIndex& out, DropReason& why) noexcept;
+  SlotIndex take_slot() noexcept;
   SlotIndex install_flow(std::size_t idx, std::uint32_t inside_addr, std::uint16_t inside_port,
                          std::uint32_t dst, std::uint16_t dport, std::uint16_t port,
                          L4 l4) noexcept;

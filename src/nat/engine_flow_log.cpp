@@ -4,22 +4,29 @@
 #include "nat/engine.hpp"
 
 namespace natgw::nat {
+namespace {
 
-void Engine::flow_opened(SlotIndex s, bool restored) noexcept {
-  const Flow& f = slots_[s];
-  FlowStats& st = flow_stats_[s];
-  if (!restored) st = FlowStats{{}, {}, now_ms_};
+// An event about the flow in a slot: its tuples and public endpoint.
+FlowEvent event_of(const Flow& f, net::Ipv4 public_addr, FlowEventKind kind) noexcept {
   FlowEvent e;
-  e.kind = FlowEventKind::opened;
-  e.time_ms = now_ms_;
-  e.start_ms = now_ms_;
+  e.kind = kind;
   e.proto = l4_of(f.state());
   e.inside_addr = f.inside_addr;
   e.inside_port = f.inside_port;
   e.dst_addr = f.dst_addr;
   e.dst_port = f.dst_port;
-  e.public_addr = pubs_[f.public_idx].addr.value();
+  e.public_addr = public_addr.value();
   e.public_port = f.public_port;
+  return e;
+}
+
+}  // namespace
+
+void Engine::flow_opened(SlotIndex s, bool restored) noexcept {
+  const Flow& f = slots_[s];
+  if (!restored) flow_stats_[s] = FlowStats{{}, {}, now_ms_};
+  FlowEvent e = event_of(f, pubs_[f.public_idx].addr, FlowEventKind::opened);
+  e.time_ms = e.start_ms = now_ms_;
   e.restored = restored;
   flow_events_->push(e);
 }
@@ -27,8 +34,7 @@ void Engine::flow_opened(SlotIndex s, bool restored) noexcept {
 void Engine::flow_ended(SlotIndex s, FlowEnd how, std::uint32_t when) noexcept {
   const Flow& f = slots_[s];
   const FlowStats& st = flow_stats_[s];
-  FlowEvent e;
-  e.kind = FlowEventKind::ended;
+  FlowEvent e = event_of(f, pubs_[f.public_idx].addr, FlowEventKind::ended);
   e.end = how;
   // `when` is on the 32-bit flow clock and not after now (an idle end is its exact deadline).
   const auto back = static_cast<std::uint32_t>(now32_ - when);
@@ -46,13 +52,6 @@ void Engine::flow_ended(SlotIndex s, FlowEnd how, std::uint32_t when) noexcept {
     e.bytes[d] += current_->total_len;
     ++e.packets[d];
   }
-  e.proto = l4_of(f.state());
-  e.inside_addr = f.inside_addr;
-  e.inside_port = f.inside_port;
-  e.dst_addr = f.dst_addr;
-  e.dst_port = f.dst_port;
-  e.public_addr = pubs_[f.public_idx].addr.value();
-  e.public_port = f.public_port;
   flow_events_->push(e);
 }
 

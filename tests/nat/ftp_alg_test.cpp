@@ -86,6 +86,14 @@ Control open_control(Harness& h) {
   return c;
 }
 
+// The public port a rewritten "PORT 203,0,113,10,p1,p2\r\n" names.
+std::uint16_t port_in(const std::string& port_command) {
+  const std::string tail = port_command.substr(18, port_command.size() - 20);
+  const auto comma = tail.find(',');
+  return static_cast<std::uint16_t>(std::stoi(tail.substr(0, comma)) * 256 +
+                                    std::stoi(tail.substr(comma + 1)));
+}
+
 std::string port_args(net::Endpoint e) {
   const std::uint32_t a = e.addr.value();
   return std::to_string(a >> 24) + "," + std::to_string((a >> 16) & 255) + "," +
@@ -136,10 +144,7 @@ TEST(FtpAlg, PortIsRewrittenSequenceNumbersFollowAndTheDataConnectionComesIn) {
   ASSERT_EQ(out.rfind("PORT 203,0,113,10,", 0), 0u) << out;
   ASSERT_EQ(out.substr(out.size() - 2), "\r\n");
   // The public port it names, and the command byte for byte.
-  const std::string tail = out.substr(18, out.size() - 20);
-  const auto comma = tail.find(',');
-  const auto data_port = static_cast<std::uint16_t>(std::stoi(tail.substr(0, comma)) * 256 +
-                                                    std::stoi(tail.substr(comma + 1)));
+  const auto data_port = port_in(out);
   EXPECT_GE(data_port, 1024);
   EXPECT_EQ(out, "PORT " + port_args({kPub1, data_port}) + "\r\n");
   const auto delta = static_cast<std::int32_t>(out.size()) - static_cast<std::int32_t>(cmd.size());
@@ -219,11 +224,7 @@ TEST(FtpAlg, TheDataConnectionIsAwaitedForTheTimeoutOnly) {
   Control c = open_control(h);
   const Result r = send_with_room(
       h, data_out(kClient, kFtp, c.seq, c.srv, "PORT 10,0,0,4,195,80\r\n"), Direction::out);
-  const std::string out = payload_of(r);
-  const std::string tail = out.substr(18, out.size() - 20);
-  const auto comma = tail.find(',');
-  const auto port = static_cast<std::uint16_t>(std::stoi(tail.substr(0, comma)) * 256 +
-                                               std::stoi(tail.substr(comma + 1)));
+  const auto port = port_in(payload_of(r));
   h.advance(5min + 1s);
   EXPECT_EQ(h.tcp_in({kServer, 20}, {kPub1, port}, kSyn, 7000).verdict.reason,
             DropReason::unsolicited_inbound);
@@ -232,11 +233,7 @@ TEST(FtpAlg, TheDataConnectionIsAwaitedForTheTimeoutOnly) {
   Control c2 = open_control(h2);
   const Result r2 = send_with_room(
       h2, data_out(kClient, kFtp, c2.seq, c2.srv, "PORT 10,0,0,4,195,80\r\n"), Direction::out);
-  const std::string out2 = payload_of(r2);
-  const std::string tail2 = out2.substr(18, out2.size() - 20);
-  const auto comma2 = tail2.find(',');
-  const auto port2 = static_cast<std::uint16_t>(std::stoi(tail2.substr(0, comma2)) * 256 +
-                                                std::stoi(tail2.substr(comma2 + 1)));
+  const auto port2 = port_in(payload_of(r2));
   EXPECT_EQ(h2.tcp_in({kServer2, 20}, {kPub1, port2}, kSyn, 7000).verdict.reason,
             DropReason::unsolicited_inbound);
 }
