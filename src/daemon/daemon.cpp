@@ -222,13 +222,14 @@ class Gateway {
       spdlog::error("reload refused: {}; the running configuration stays", err);
       return;
     }
-    if (flow_log_ != nullptr && !(next.flow_logs == current.flow_logs)) {
+    if (flow_log_ != nullptr) {
+      // Reopened on every reload, so that a file moved away by log rotation is created again;
+      // path, max_bytes, keep and rate_per_second apply at once.
       keep_stdout_for(next);
-      // path, max_bytes, keep and rate_per_second apply at once; the rate limit starts full.
       if (auto ferr = flow_log_->open(flow_log_options(next)); !ferr.empty()) {
         spdlog::error("flow log: {}; it goes on as before: {}", ferr, flow_log_text(current));
         next.flow_logs = current.flow_logs;
-      } else {
+      } else if (!(next.flow_logs == current.flow_logs)) {
         spdlog::info("flow log: {}", flow_log_text(next));
       }
     }

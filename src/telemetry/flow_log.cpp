@@ -91,8 +91,10 @@ std::string FlowLogWriter::open(const FlowLogOptions& options) {
   }
   file_ = f;
   size_ = size;
+  const bool new_rate = !opened_ || options.rate_per_second != options_.rate_per_second;
   options_ = options;
-  bucket_ = TokenBucket(options.rate_per_second, options.rate_per_second);
+  opened_ = true;
+  if (new_rate) bucket_ = TokenBucket(options.rate_per_second, options.rate_per_second);
   return {};
 }
 

@@ -65,7 +65,8 @@ class FlowLogWriter {
   FlowLogWriter(const FlowLogWriter&) = delete;
   FlowLogWriter& operator=(const FlowLogWriter&) = delete;
 
-  // Opens (or, on a reload, reopens) the output with these options and a fresh rate limit.
+  // Opens (or, on a reload, reopens: a file moved away by log rotation is created again) the
+  // output with these options; the rate limit starts full when it is new or its rate changed.
   // Returns an empty string, or why the file cannot be opened (the previous output then stays).
   [[nodiscard]] std::string open(const FlowLogOptions& options);
   // Rate-limits, formats and writes one event taken from the ring at engine time `now`.
@@ -81,6 +82,7 @@ class FlowLogWriter {
   FlowLogOptions options_;
   std::FILE* file_ = nullptr;  // stdout when path is "-"
   std::uint64_t size_ = 0;     // bytes in the current file
+  bool opened_ = false;
   TokenBucket bucket_{1, 1};
   FlowLogCounters counters_;
 };

@@ -177,5 +177,22 @@ TEST_F(FlowLogFile, AFileThatCannotBeOpenedIsAnErrorAndTheOldOutputStays) {
   EXPECT_FALSE(read(dir_ / "f.log").empty());
 }
 
+TEST_F(FlowLogFile, ReopeningCreatesAFileMovedAwayAndKeepsTheRateLimit) {
+  const auto path = (dir_ / "f.log").string();
+  FlowLogWriter w;
+  ASSERT_EQ(w.open({path, 1 << 20, 1, 2}), "");
+  w.write(ended(), 1s, kOffset);
+  w.flush();
+  fs::rename(path, path + ".rotated");  // what logrotate does before it sends SIGHUP
+  ASSERT_EQ(w.open({path, 1 << 20, 1, 2}), "");
+  w.write(ended(), 1s, kOffset);  // the second token of the same bucket
+  w.write(ended(), 1s, kOffset);  // none left
+  w.flush();
+  const std::string now_text = read(path);
+  EXPECT_EQ(std::count(now_text.begin(), now_text.end(), '\n'), 1);
+  EXPECT_EQ(w.counters().rate_limited, 1u);
+  EXPECT_FALSE(read(path + ".rotated").empty());
+}
+
 }  // namespace
 }  // namespace natgw::telemetry
