@@ -53,8 +53,8 @@ class FlowLogLab : public ::testing::Test {
   }
 
   // The flow-log records, parsed; a line that is not JSON fails the test.
-  static std::vector<json> records() {
-    std::ifstream in(log_path_);
+  static std::vector<json> records(const std::string& path = log_path_) {
+    std::ifstream in(path);
     std::vector<json> out;
     std::string line;
     while (std::getline(in, line)) {
@@ -66,9 +66,10 @@ class FlowLogLab : public ::testing::Test {
   }
 
   // Waits (at most 10 s) for a record that `match` accepts.
-  static std::optional<json> wait_for(const std::function<bool(const json&)>& match) {
+  static std::optional<json> wait_for(const std::function<bool(const json&)>& match,
+                                      const std::string& path = log_path_) {
     for (int i = 0; i < 100; ++i) {
-      for (const auto& r : records()) {
+      for (const auto& r : records(path)) {
         if (match(r)) return r;
       }
       std::this_thread::sleep_for(100ms);
@@ -93,12 +94,18 @@ class FlowLogLab : public ::testing::Test {
   // Restarts the lab's gateway the way the lab starts it (with its state file): SIGTERM to the
   // natgw process in <lab>-gw (the echo server is a natgw too, in another namespace), bounded
   // waits for it to exit and for the new one's API.
+  static std::string gateway_pids() {
+    return "for p in $(ip netns pids " + name_ +
+           "-gw); do [ \"$(cat /proc/$p/comm)\" = natgw ] && echo $p; done";
+  }
+  static bool signal_gateway(const std::string& sig) {
+    return sh("kill -" + sig + " $(" + gateway_pids() + ")").rc == 0;
+  }
   static bool restart_gateway() {
     const std::string ns = name_ + "-gw";
     const std::string dir = "/run/natgw/labs/" + name_;
-    const std::string gw_pids = "for p in $(ip netns pids " + ns +
-                                "); do [ \"$(cat /proc/$p/comm)\" = natgw ] && echo $p; done";
-    if (sh("kill -TERM $(" + gw_pids + ")").rc != 0) return false;
+    const std::string gw_pids = gateway_pids();
+    if (!signal_gateway("TERM")) return false;
     bool gone = false;
     for (int i = 0; i < 100 && !gone; ++i) {
       gone = sh(gw_pids).out.empty();
@@ -244,6 +251,34 @@ TEST_F(FlowLogLab, BlockedSmtpAttemptIsAFailedRecordAndMetricsCountTheLog) {
   EXPECT_GE(metrics.at("natgw_flow_log_records_total"), metrics.at("natgw_flow_log_written_total"));
   EXPECT_EQ(metrics.at("natgw_flow_log_dropped_total{reason=\"ring_full\"}"), 0);
   EXPECT_EQ(metrics.at("natgw_flow_log_dropped_total{reason=\"write_error\"}"), 0);
+}
+
+TEST_F(FlowLogLab, AReloadMovesTheLogToANewPath) {
+  const std::string config_path = "/run/natgw/labs/" + name_ + "/natgw.yaml";
+  std::stringstream buf;
+  buf << std::ifstream(config_path).rdbuf();
+  const std::string original = buf.str();
+  const std::string moved = log_path_ + ".moved";
+  std::string cfg = original;
+  const auto at = cfg.find("path: " + log_path_);
+  ASSERT_NE(at, std::string::npos) << cfg;
+  cfg.replace(at, 6 + log_path_.size(), "path: " + moved);
+  std::ofstream(config_path) << cfg;
+  ASSERT_TRUE(signal_gateway("HUP"));
+  // The reload is applied on the daemon's signal thread: give it a bounded moment, then a
+  // connection whose records must land in the new file.
+  bool written = false;
+  std::string seen;
+  for (int i = 0; i < 5 && !written; ++i) {  // each try waits 10 s at most
+    const Ran echo = exec("vm1", "bash -c 'exec 3<>/dev/tcp/192.0.2.10/7; head -n1 <&3'");
+    seen = echo.out.substr(0, echo.out.find('\n'));
+    written =
+        wait_for([&](const json& r) { return r["event"] == "ended" && r["public"] == seen; }, moved)
+            .has_value();
+  }
+  std::ofstream(config_path) << original;
+  EXPECT_TRUE(signal_gateway("HUP"));
+  EXPECT_TRUE(written) << "no record in " << moved << ":\n" << sh("cat " + moved).out;
 }
 
 }  // namespace
