@@ -397,7 +397,8 @@ Config to_config(const Draft& d) {
   if (fl.path) c.flow_logs.path = fl.path->value;
   if (fl.max_bytes) c.flow_logs.max_bytes = static_cast<std::uint64_t>(fl.max_bytes->value);
   if (fl.keep) c.flow_logs.keep = static_cast<std::uint32_t>(fl.keep->value);
-  if (fl.rate_per_second) c.flow_logs.rate_per_second = static_cast<std::uint32_t>(fl.rate_per_second->value);
+  if (fl.rate_per_second)
+    c.flow_logs.rate_per_second = static_cast<std::uint32_t>(fl.rate_per_second->value);
   if (d.network.present) c.network = to_network(d.network);
   return c;
 }

@@ -22,8 +22,8 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 6> kTopKeys = {"profile", "gateway", "interfaces", "api",
-                                                     "network", "flow_logs"};
+constexpr std::array<std::string_view, 6> kTopKeys = {"profile", "gateway", "interfaces",
+                                                      "api",     "network", "flow_logs"};
 constexpr std::array<std::string_view, 5> kGatewayKeys = {
     "name", "idle_timeout_minutes", "public_ips", "public_ip_prefixes", "subnets"};
 constexpr std::array<std::string_view, 2> kInterfacesKeys = {"inside", "outside"};
@@ -433,7 +433,8 @@ class Reader {
     if (const auto* n = m->find("max_bytes")) {
       f.max_bytes = read_integer(*n, m->path, allowed::flow_logs_max_bytes());
     }
-    if (const auto* n = m->find("keep")) f.keep = read_integer(*n, m->path, allowed::flow_logs_keep());
+    if (const auto* n = m->find("keep"))
+      f.keep = read_integer(*n, m->path, allowed::flow_logs_keep());
     if (const auto* n = m->find("rate_per_second")) {
       f.rate_per_second = read_integer(*n, m->path, allowed::flow_logs_rate());
     }

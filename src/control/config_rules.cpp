@@ -117,7 +117,8 @@ class Rules {
         error(*v, fmt::format("{} is out of range; allowed: {}", v->text, allowed_text));
       }
     };
-    range(f.max_bytes, allowed::kFlowLogMaxBytesMin, allowed::kFlowLogMaxBytesMax, allowed::flow_logs_max_bytes());
+    range(f.max_bytes, allowed::kFlowLogMaxBytesMin, allowed::kFlowLogMaxBytesMax,
+          allowed::flow_logs_max_bytes());
     range(f.keep, 0, allowed::kFlowLogKeepMax, allowed::flow_logs_keep());
     range(f.rate_per_second, 1, allowed::kFlowLogRateMax, allowed::flow_logs_rate());
   }

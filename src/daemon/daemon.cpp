@@ -73,7 +73,8 @@ void keep_stdout_for(const control::Config& c) {
   static bool moved = false;
   if (moved || !c.flow_logs.enabled || c.flow_logs.path != "-") return;
   moved = true;
-  spdlog::info("flow log on standard output: natgw's own messages go to standard error from now on");
+  spdlog::info(
+      "flow log on standard output: natgw's own messages go to standard error from now on");
   spdlog::set_default_logger(spdlog::stderr_color_mt("natgw-stderr"));
 }
 
@@ -198,8 +199,9 @@ class Gateway {
       return;
     }
     if (next.flow_logs.enabled != current.flow_logs.enabled) {
-      spdlog::error("reload refused: flow_logs.enabled changes only with a restart (the engine sizes its flow "
-                    "counters at start); the running configuration stays");
+      spdlog::error(
+          "reload refused: flow_logs.enabled changes only with a restart (the engine sizes its "
+          "flow counters at start); the running configuration stays");
       return;
     }
     std::string err;

@@ -1,13 +1,13 @@
 #include "nat/engine.hpp"
 
-#include "nat/ftp_alg.hpp"
-
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+
+#include "nat/ftp_alg.hpp"
 
 namespace natgw::nat {
 namespace {
@@ -170,7 +170,8 @@ std::string Engine::reconfigure(const EngineConfig& next) {
     return "the SNAT port range cannot change without a restart";
   }
   if (b.per_destination == 0 || b.per_destination > 65535) return "per_destination must be 1..65535";
-  if (next.flow_log != config_.flow_log || (next.flow_log && next.flow_log_ring != config_.flow_log_ring)) {
+  if (next.flow_log != config_.flow_log ||
+      (next.flow_log && next.flow_log_ring != config_.flow_log_ring)) {
     return "flow logs are turned on or off (and their ring sized) only with a restart";
   }
   if (next.ftp_alg != config_.ftp_alg) return "the FTP ALG is turned on or off only with a restart";
@@ -251,9 +252,9 @@ std::size_t Engine::memory_bytes() const noexcept {
   return (capacity_ + 1) * sizeof(Flow) + 2 * (bucket_mask_ + 1) * sizeof(SlotIndex) +
          (dest_capacity_ + 1) * sizeof(Dest) + (dest_mask_ + 1) * sizeof(std::uint32_t) +
          kWheelSize * sizeof(SlotIndex) +
-         (flow_stats_ ? (capacity_ + 1) * sizeof(FlowStats) +
-                            flow_events_->capacity() * sizeof(FlowEvent)
-                      : 0) +
+         (flow_stats_
+              ? (capacity_ + 1) * sizeof(FlowStats) + flow_events_->capacity() * sizeof(FlowEvent)
+              : 0) +
          (ftp_seq_ ? kFtpControlConnections * sizeof(FtpSeq) + kFtpExpectations * sizeof(FtpExpect)
                    : 0);
 }
@@ -558,7 +559,8 @@ Engine::Dest* Engine::find_or_add_dest(std::size_t idx, std::uint32_t dst, std::
 }
 
 std::pair<std::uint32_t, std::uint32_t> Engine::dest_load(std::size_t idx, std::uint32_t dst,
-                                                          std::uint16_t dport, L4 l4) const noexcept {
+                                                          std::uint16_t dport,
+                                                          L4 l4) const noexcept {
   const Dest* d = find_dest(idx, dst, dport, l4);
   return d == nullptr ? std::pair<std::uint32_t, std::uint32_t>{0, 0}
                       : std::pair<std::uint32_t, std::uint32_t>{d->live, d->used};
@@ -1123,9 +1125,9 @@ SlotIndex Engine::take_slot() noexcept {
 }
 
 // A new live flow in a free slot (the caller checked the limits and that the port is free).
-SlotIndex Engine::install_flow(std::size_t idx, std::uint32_t inside_addr, std::uint16_t inside_port,
-                               std::uint32_t dst, std::uint16_t dport, std::uint16_t port,
-                               L4 l4) noexcept {
+SlotIndex Engine::install_flow(std::size_t idx, std::uint32_t inside_addr,
+                               std::uint16_t inside_port, std::uint32_t dst, std::uint16_t dport,
+                               std::uint16_t port, L4 l4) noexcept {
   const SlotIndex s = take_slot();
   Flow& f = slots_[s];
   f.inside_addr = inside_addr;

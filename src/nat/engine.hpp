@@ -283,8 +283,10 @@ class Engine {
   void ftp_in(net::PacketView& v, SlotIndex s) noexcept;
   Verdict ftp_expected(net::PacketView& v, std::size_t idx) noexcept;
   // Live connections and ports taken (live + hold-down) for a destination on a public IP.
-  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> dest_load(std::size_t idx, std::uint32_t dst,
-                                                                  std::uint16_t dport, L4 l4) const noexcept;
+  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> dest_load(std::size_t idx,
+                                                                  std::uint32_t dst,
+                                                                  std::uint16_t dport,
+                                                                  L4 l4) const noexcept;
   FtpSeq* ftp_seq(SlotIndex s, bool create) noexcept;
   bool ftp_rewrite(net::PacketView& v, SlotIndex s) noexcept;
   void flow_count(const Flow& f, std::size_t dir, std::uint16_t len) noexcept {

@@ -201,11 +201,13 @@ std::string render_prometheus(const Snapshot& s) {
     w.sample("natgw_forwarded_untranslated_bytes_total", labels({{"next_hop_type", vnet::name(t)}}), s.forwarded_bytes[i]);
   }
   const FlowLogReport& fl = s.flow_log;
-  w.family("natgw_flow_log_records_total", "counter", "Flow-log records produced: connection starts, ends and failed attempts.");
+  w.family("natgw_flow_log_records_total", "counter",
+           "Flow-log records produced: connection starts, ends and failed attempts.");
   w.sample("natgw_flow_log_records_total", "", fl.records);
   w.family("natgw_flow_log_written_total", "counter", "Flow-log records written.");
   w.sample("natgw_flow_log_written_total", "", fl.written);
-  w.family("natgw_flow_log_dropped_total", "counter", "Flow-log records left out, by reason (ring_full, rate_limit, write_error).");
+  w.family("natgw_flow_log_dropped_total", "counter",
+           "Flow-log records left out, by reason (ring_full, rate_limit, write_error).");
   w.sample("natgw_flow_log_dropped_total", labels({{"reason", "ring_full"}}), fl.ring_full);
   w.sample("natgw_flow_log_dropped_total", labels({{"reason", "rate_limit"}}), fl.rate_limited);
   w.sample("natgw_flow_log_dropped_total", labels({{"reason", "write_error"}}), fl.write_errors);
