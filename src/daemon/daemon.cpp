@@ -592,6 +592,16 @@ int run(const Options& options) {
   prober.join();
   api_thread.join();
   datapath_thread.join();
+  if (flow_log && options.state_file.empty()) {
+    // No state file: the open flows end here. Written in ring-sized steps, drained between.
+    nat::Engine& engine = worker->engine();
+    const std::size_t step = engine.flow_events()->capacity() / 2;
+    std::size_t next = 0;
+    do {
+      next = engine.log_stopped_flows(datapath::monotonic_now(), next, step);
+      flow_log->drain();
+    } while (next != 0);
+  }
   if (flow_log) flow_log->stop();  // the datapath has stopped: this drains every record
   if (!options.state_file.empty()) {
     SavedState st;

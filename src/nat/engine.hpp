@@ -234,6 +234,11 @@ class Engine {
   // one consumer thread to drain; nullptr when flow logs are off. The ring is the one part of
   // the engine another thread may touch (its consumer side) while the engine runs.
   [[nodiscard]] FlowEventRing* flow_events() noexcept { return flow_events_.get(); }
+  // At a stop that hands no flows over (no state file): runs the timers to `now`, then writes
+  // an `ended` (stopped) event for each live flow in slots `from` on, `max` at most, so that a
+  // consumer can drain the ring between calls. Returns the slot to continue from, 0 when done.
+  // The flows themselves stay as they are. Nothing happens without flow logs.
+  [[nodiscard]] std::size_t log_stopped_flows(Time now, std::size_t from, std::size_t max) noexcept;
 
   // FTP ALG (EngineConfig::ftp_alg). A rewritten command may grow a packet by this many bytes
   // at most; the caller's buffer must have that room past the packet's length.

@@ -1,6 +1,8 @@
 // The engine's side of flow logs (nat/flow_events.hpp): events at connection open, end and
 // refusal. Called from the packet path and the timers only when EngineConfig::flow_log is on;
 // each writes one fixed-size record into the preallocated ring (a full ring counts a loss).
+#include <algorithm>
+
 #include "nat/engine.hpp"
 
 namespace natgw::nat {
@@ -53,6 +55,20 @@ void Engine::flow_ended(SlotIndex s, FlowEnd how, std::uint32_t when) noexcept {
     ++e.packets[d];
   }
   flow_events_->push(e);
+}
+
+std::size_t Engine::log_stopped_flows(Time now, std::size_t from, std::size_t max) noexcept {
+  if (!flow_stats_) return 0;
+  set_now(now);
+  sweep_current_tick();
+  std::size_t written = 0;
+  for (std::size_t s = std::max<std::size_t>(from, 1); s < slot_hwm_; ++s) {
+    if (!is_live(slots_[s].state())) continue;
+    if (written == max) return s;
+    flow_ended(static_cast<SlotIndex>(s), FlowEnd::stopped, now32_);
+    ++written;
+  }
+  return 0;
 }
 
 void Engine::flow_failed(const net::PacketView& v, L4 l4, DropReason why) noexcept {

@@ -36,9 +36,10 @@ enum class FlowEnd : std::uint8_t {
   reset,      // RST from either side
   idle,       // the idle timer ran out (established or UDP)
   half_open,  // SYN sent, never established within the half-open timeout (30 s)
+  stopped,    // still open when the gateway stopped without a state file to hand it over
 };
-inline constexpr std::array<std::string_view, 4> kFlowEndNames = {"closed", "reset", "idle",
-                                                                  "half_open"};
+inline constexpr std::array<std::string_view, 5> kFlowEndNames = {"closed", "reset", "idle",
+                                                                  "half_open", "stopped"};
 
 [[nodiscard]] constexpr std::string_view name(FlowEventKind k) noexcept {
   return kFlowEventKindNames[static_cast<std::size_t>(k)];

@@ -242,6 +242,40 @@ TEST(FlowEvents, RestoredFlowsAreMarkedAndCountFromTheRestore) {
   EXPECT_EQ(events[1].packets[1], 1u);
 }
 
+TEST(FlowEvents, AStopWithoutStateFileEndsTheOpenFlowsInSteps) {
+  Harness h(logged());
+  const net::Endpoint srv{kServer, 443};
+  for (std::uint16_t p = 0; p < 5; ++p)
+    h.establish({kHostA, static_cast<std::uint16_t>(41000 + p)}, srv);
+  const net::Endpoint closed = h.establish({kHostB, 41100}, srv);
+  ASSERT_TRUE(h.tcp_in(srv, closed, kRst, 5001).forwarded());  // in hold-down: not open
+  ASSERT_EQ(drain(h.engine).size(), 7u);                       // 6 opened, 1 reset
+  h.now += 2s;
+  std::vector<FlowEvent> stopped;
+  std::size_t next = 0;
+  int calls = 0;
+  do {
+    next = h.engine.log_stopped_flows(h.now, next, 2);
+    const auto got = drain(h.engine);
+    EXPECT_LE(got.size(), 2u);
+    stopped.insert(stopped.end(), got.begin(), got.end());
+    ++calls;
+  } while (next != 0 && calls < 10);
+  EXPECT_EQ(next, 0u);
+  ASSERT_EQ(stopped.size(), 5u);
+  for (const FlowEvent& e : stopped) {
+    EXPECT_EQ(e.kind, FlowEventKind::ended);
+    EXPECT_EQ(e.end, FlowEnd::stopped);
+    EXPECT_EQ(net::Ipv4{e.inside_addr}, kHostA);
+    EXPECT_EQ(e.time_ms - e.start_ms, 2000u);
+    EXPECT_EQ(e.packets[0], 2u);
+    EXPECT_EQ(e.packets[1], 1u);
+  }
+  EXPECT_EQ(h.active(L4::tcp), 5u) << "the flows themselves stay";
+  Harness off;
+  EXPECT_EQ(off.engine.log_stopped_flows(off.now, 0, 2), 0u);
+}
+
 TEST(FlowEvents, ReloadCannotTurnFlowLogsOnOrOff) {
   Harness h(logged());
   nat::EngineConfig next = small_config();
