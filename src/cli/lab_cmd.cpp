@@ -26,6 +26,7 @@ void add_up(CLI::App& lab, int& exit_code) {
     std::string gateway = "natgw";
     std::string profile = "azure";
     std::string config_out;
+    std::string flow_log;
     bool keep = false;
   };
   auto a = std::make_shared<Args>();
@@ -44,6 +45,8 @@ void add_up(CLI::App& lab, int& exit_code) {
       ->check(CLI::IsMember({"azure", "aws", "gcp", "rfc", "custom"}))
       ->capture_default_str();
   up->add_option("--config-out", a->config_out, "Also write the lab's natgw config to this file");
+  up->add_option("--flow-log", a->flow_log,
+                 "Turn the gateway's flow logs on, written to this absolute path (- : its log)");
   up->add_flag("--keep-on-error", a->keep, "Leave a half-built lab in place for inspection");
   up->footer(
       "Needs root. Prints the lab's name, namespaces and addresses.\n"
@@ -56,6 +59,7 @@ void add_up(CLI::App& lab, int& exit_code) {
     o.spec.public_ips = a->public_ips;
     o.spec.gateway = *lab::parse_gateway_mode(a->gateway);
     o.spec.profile = a->profile;
+    o.spec.flow_log = a->flow_log;
     o.config_out = optional_name(a->config_out);
     o.keep_on_error = a->keep;
     exit_code = lab::lab_up(o, std::cout, std::cerr);

@@ -194,6 +194,7 @@ nat::EngineConfig Config::engine() const {
   // The profiles that take `idle_timeout_minutes`; the others fix their TCP idle timeout.
   if (rules_of(profile).idle_configurable) e.timers.tcp_idle = gateway.idle_timeout;
   e.ip_selection = gateway.public_ip_selection;
+  e.flow_log = flow_logs.enabled;
   return e;
 }
 
@@ -483,6 +484,13 @@ Config to_config(const Draft& d) {
   c.interfaces.inside = iface(d.inside);
   c.interfaces.outside = iface(d.outside);
   if (d.api_listen) c.api.listen = d.api_listen->value;
+  const FlowLogsDraft& fl = d.flow_logs;
+  if (fl.enabled) c.flow_logs.enabled = fl.enabled->value;
+  if (fl.path) c.flow_logs.path = fl.path->value;
+  if (fl.max_bytes) c.flow_logs.max_bytes = static_cast<std::uint64_t>(fl.max_bytes->value);
+  if (fl.keep) c.flow_logs.keep = static_cast<std::uint32_t>(fl.keep->value);
+  if (fl.rate_per_second)
+    c.flow_logs.rate_per_second = static_cast<std::uint32_t>(fl.rate_per_second->value);
   if (d.network.present) c.network = to_network(d.network);
   if (d.engine.present) {
     EngineKnobs k;
@@ -534,6 +542,18 @@ Draft to_draft(const Config& c) {
   d.inside = iface(c.interfaces.inside, "interfaces.inside");
   d.outside = iface(c.interfaces.outside, "interfaces.outside");
   d.api_listen = Field<net::Endpoint>{"api.listen", text(c.api.listen), {}, c.api.listen};
+  const FlowLogsConfig& fl = c.flow_logs;
+  FlowLogsDraft& fd = d.flow_logs;
+  fd.present = true;
+  fd.enabled = Field<bool>{"flow_logs.enabled", fl.enabled ? "true" : "false", {}, fl.enabled};
+  fd.path = Field<std::string>{"flow_logs.path", shown(fl.path), {}, fl.path};
+  const auto integer = [](std::string key, std::uint64_t v) {
+    const auto i = static_cast<std::int64_t>(std::min<std::uint64_t>(v, std::uint64_t{1} << 62));
+    return Field<std::int64_t>{std::move(key), std::to_string(v), {}, i};
+  };
+  fd.max_bytes = integer("flow_logs.max_bytes", fl.max_bytes);
+  fd.keep = integer("flow_logs.keep", fl.keep);
+  fd.rate_per_second = integer("flow_logs.rate_per_second", fl.rate_per_second);
   if (c.network) d.network = to_network_draft(*c.network);
   if (c.knobs) {
     d.engine.present = true;

@@ -122,11 +122,23 @@ struct ApiConfig {
   bool operator==(const ApiConfig&) const = default;
 };
 
+// `flow_logs:` (docs/running.md): one JSON line per connection start, end and refused attempt.
+struct FlowLogsConfig {
+  bool enabled = false;
+  std::string path = "-";                          // an absolute file path, or "-": standard output
+  std::uint64_t max_bytes = 100ull * 1024 * 1024;  // rotate before the file passes this size
+  std::uint32_t keep = 5;                          // rotated files kept (path.1 .. path.keep)
+  std::uint32_t rate_per_second = 1000;            // records per second at most; the rest counted
+
+  bool operator==(const FlowLogsConfig&) const = default;
+};
+
 struct Config {
   Profile profile = Profile::azure;
   GatewayConfig gateway;
   InterfacesConfig interfaces;
   ApiConfig api;
+  FlowLogsConfig flow_logs;
   // The network around the gateway (docs/network.md). Absent: nothing of it is modelled or
   // enforced (no routes, no security rules), as before the section existed.
   std::optional<vnet::NetworkConfig> network;

@@ -161,6 +161,15 @@ struct EngineDraft {
   bool blocked_ports_given = false;
 };
 
+struct FlowLogsDraft {
+  bool present = false;
+  std::optional<Field<bool>> enabled;
+  std::optional<Field<std::string>> path;
+  std::optional<Field<std::int64_t>> max_bytes;
+  std::optional<Field<std::int64_t>> keep;
+  std::optional<Field<std::int64_t>> rate_per_second;
+};
+
 struct Draft {
   Profile profile = Profile::azure;  // an unknown profile is reported; checks go on as azure
 
@@ -184,6 +193,8 @@ struct Draft {
   InterfaceDraft outside;
 
   std::optional<Field<net::Endpoint>> api_listen;
+
+  FlowLogsDraft flow_logs;
 
   NetworkDraft network;
   EngineDraft engine;

@@ -22,17 +22,19 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 5> kTopKeys = {"profile", "gateway", "interfaces", "api",
-                                                     "network"};
+constexpr std::array<std::string_view, 6> kTopKeys = {"profile", "gateway", "interfaces",
+                                                      "api",     "network", "flow_logs"};
 // With profile custom, the engine knobs too.
-constexpr std::array<std::string_view, 6> kTopKeysCustom = {"profile", "gateway", "interfaces",
-                                                            "api",     "network", "engine"};
+constexpr std::array<std::string_view, 7> kTopKeysCustom = {
+    "profile", "gateway", "interfaces", "api", "network", "flow_logs", "engine"};
 constexpr std::array<std::string_view, 6> kGatewayKeys = {
     "name",    "idle_timeout_minutes", "public_ips", "public_ip_prefixes",
     "subnets", "public_ip_selection"};
 constexpr std::array<std::string_view, 2> kInterfacesKeys = {"inside", "outside"};
 constexpr std::array<std::string_view, 3> kInterfaceKeys = {"name", "backend", "next_hop"};
 constexpr std::array<std::string_view, 1> kApiKeys = {"listen"};
+constexpr std::array<std::string_view, 5> kFlowLogsKeys = {"enabled", "path", "max_bytes", "keep",
+                                                           "rate_per_second"};
 constexpr std::array<std::string_view, 8> kNetworkKeys = {
     "address_space",     "default_outbound_access", "route_tables",        "security_groups",
     "private_endpoints", "service_endpoints",       "instance_public_ips", "load_balancer_outbound_rules"};
@@ -149,6 +151,7 @@ class Reader {
     read_gateway(*top);
     read_interfaces(*top);
     if (const auto* e = top->find("api")) read_api(*e);
+    if (const auto* e = top->find("flow_logs")) read_flow_logs(*e);
     if (const auto* e = top->find("network")) read_network(*e);
     if (const auto* e = top->find("engine")) read_engine(*e);
     return std::move(draft_);
@@ -485,6 +488,27 @@ class Reader {
       if (const auto s = read_scalar(*n, m->path, allowed::api_listen())) {
         draft_.api_listen = read_value<net::Endpoint>(*s, allowed::api_listen(), parse_endpoint);
       }
+    }
+  }
+
+  void read_flow_logs(const Entry& e) {
+    const auto m = read_map(e.value, "flow_logs", position(e.key), kFlowLogsKeys);
+    if (!m) return;
+    FlowLogsDraft& f = draft_.flow_logs;
+    f.present = true;
+    f.enabled = value_of<bool>(*m, "enabled", allowed::flow_logs_enabled(), parse_bool, false);
+    if (const auto* n = m->find("path")) {
+      if (const auto s = read_scalar(*n, m->path, allowed::flow_logs_path())) {
+        f.path = Field<std::string>{s->key, s->shown, s->at, s->text};
+      }
+    }
+    if (const auto* n = m->find("max_bytes")) {
+      f.max_bytes = read_integer(*n, m->path, allowed::flow_logs_max_bytes());
+    }
+    if (const auto* n = m->find("keep"))
+      f.keep = read_integer(*n, m->path, allowed::flow_logs_keep());
+    if (const auto* n = m->find("rate_per_second")) {
+      f.rate_per_second = read_integer(*n, m->path, allowed::flow_logs_rate());
     }
   }
 

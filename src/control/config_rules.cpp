@@ -2,6 +2,7 @@
 // overlaps, totals. Every rule runs on what the reader could read, so one run reports everything.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <string>
@@ -79,6 +80,7 @@ class Rules {
       error(*d_.api_listen, fmt::format("{} has port 0, out of range; allowed: {}",
                                         d_.api_listen->text, allowed::api_listen()));
     }
+    if (d_.flow_logs.present) flow_logs();
     if (d_.network.present) network();
   }
 
@@ -164,6 +166,38 @@ class Rules {
       error(*f, fmt::format("{} is below engine.port_min ({}); allowed: {}..65535", f->text,
                             knob_value("port_min"), knob_value("port_min")));
     }
+  }
+
+  void flow_logs() {
+    const FlowLogsDraft& f = d_.flow_logs;
+    if (f.path) {
+      const std::string& p = f.path->value;
+      if (p != "-") {
+        const bool control_char = std::any_of(p.begin(), p.end(), [](char c) {
+          return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+        });
+        if (!p.starts_with('/')) {
+          error(*f.path, fmt::format("{} is not an absolute path; allowed: {}", f.path->text,
+                                     allowed::flow_logs_path()));
+        } else if (p.ends_with('/')) {
+          error(*f.path, fmt::format("{} names a directory, not a file; allowed: {}", f.path->text,
+                                     allowed::flow_logs_path()));
+        } else if (control_char) {
+          error(*f.path, fmt::format("{} has a control character; allowed: {}", f.path->text,
+                                     allowed::flow_logs_path()));
+        }
+      }
+    }
+    const auto range = [&](const std::optional<Field<std::int64_t>>& v, std::int64_t lo,
+                           std::int64_t hi, const std::string& allowed_text) {
+      if (v && (v->value < lo || v->value > hi)) {
+        error(*v, fmt::format("{} is out of range; allowed: {}", v->text, allowed_text));
+      }
+    };
+    range(f.max_bytes, allowed::kFlowLogMaxBytesMin, allowed::kFlowLogMaxBytesMax,
+          allowed::flow_logs_max_bytes());
+    range(f.keep, 0, allowed::kFlowLogKeepMax, allowed::flow_logs_keep());
+    range(f.rate_per_second, 1, allowed::kFlowLogRateMax, allowed::flow_logs_rate());
   }
 
   void idle_timeout(const Field<std::int64_t>& f) {

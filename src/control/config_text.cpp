@@ -301,6 +301,26 @@ std::string api_listen() {
   return "IPV4:PORT with a port in 1..65535, such as 127.0.0.1:9490";
 }
 
+std::string flow_logs_enabled() {
+  return "true, false";
+}
+
+std::string flow_logs_path() {
+  return "an absolute file path, such as /var/log/natgw/flows.jsonl, or - for standard output";
+}
+
+std::string flow_logs_max_bytes() {
+  return fmt::format("{}..{} (4 KiB .. 64 GiB)", kFlowLogMaxBytesMin, kFlowLogMaxBytesMax);
+}
+
+std::string flow_logs_keep() {
+  return fmt::format("0..{} (rotated files kept besides the current one)", kFlowLogKeepMax);
+}
+
+std::string flow_logs_rate() {
+  return fmt::format("1..{} (records per second)", kFlowLogRateMax);
+}
+
 std::string network_section() {
   return "a map with keys address_space, default_outbound_access, route_tables, security_groups, "
          "private_endpoints, service_endpoints, instance_public_ips, load_balancer_outbound_rules";

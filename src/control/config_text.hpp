@@ -2,6 +2,7 @@
 // reader and the value rules, so that one condition always reads the same.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +72,16 @@ namespace allowed {
 [[nodiscard]] std::string ip_selection();
 [[nodiscard]] std::string next_hop();
 [[nodiscard]] std::string api_listen();
+// flow_logs:
+[[nodiscard]] std::string flow_logs_enabled();
+[[nodiscard]] std::string flow_logs_path();
+[[nodiscard]] std::string flow_logs_max_bytes();
+[[nodiscard]] std::string flow_logs_keep();
+[[nodiscard]] std::string flow_logs_rate();
+inline constexpr std::int64_t kFlowLogMaxBytesMin = 4096;
+inline constexpr std::int64_t kFlowLogMaxBytesMax = std::int64_t{1} << 36;  // 64 GiB
+inline constexpr std::int64_t kFlowLogKeepMax = 100;
+inline constexpr std::int64_t kFlowLogRateMax = 1'000'000;
 // network:
 [[nodiscard]] std::string network_section();
 [[nodiscard]] std::string resource_name();

@@ -12,10 +12,12 @@
 
 #include <httplib.h>
 #include <pcap/pcap.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "control/config.hpp"
 #include "daemon/evidence_routes.hpp"
+#include "daemon/flow_log_pump.hpp"
 #include "daemon/host.hpp"
 #include "daemon/sd_notify.hpp"
 #include "daemon/state_file.hpp"
@@ -53,6 +55,27 @@ datapath::WorkerConfig worker_config(const control::Config& c) {
   w.next_hop = c.interfaces.outside.next_hop.value_or(net::Ipv4{});
   w.network = c.network_model();
   return w;
+}
+
+telemetry::FlowLogOptions flow_log_options(const control::Config& c) {
+  return {c.flow_logs.path, c.flow_logs.max_bytes, c.flow_logs.keep, c.flow_logs.rate_per_second};
+}
+
+std::string flow_log_text(const control::Config& c) {
+  const auto& f = c.flow_logs;
+  return fmt::format("{}, rotated at {} bytes keeping {} files, at most {} records/s",
+                     f.path == "-" ? std::string("standard output") : f.path, f.max_bytes, f.keep,
+                     f.rate_per_second);
+}
+
+// A flow log on standard output has it to itself: the daemon's own messages move to stderr.
+void keep_stdout_for(const control::Config& c) {
+  static bool moved = false;
+  if (moved || !c.flow_logs.enabled || c.flow_logs.path != "-") return;
+  moved = true;
+  spdlog::info(
+      "flow log on standard output: natgw's own messages go to standard error from now on");
+  spdlog::set_default_logger(spdlog::stderr_color_mt("natgw-stderr"));
 }
 
 // Everything the API and the prober share.
@@ -98,6 +121,7 @@ class Gateway {
         },
         kCallTimeout);
     if (!ok) return std::nullopt;
+    if (flow_log_ != nullptr) flow_log_->fill(s.flow_log);
     std::lock_guard lk(mu_);
     s.gateway = config_.gateway.name;
     s.profile = std::string(control::name(config_.profile));
@@ -174,6 +198,12 @@ class Gateway {
       spdlog::error("reload refused: interfaces and api.listen change only with a restart; the running configuration stays");
       return;
     }
+    if (next.flow_logs.enabled != current.flow_logs.enabled) {
+      spdlog::error(
+          "reload refused: flow_logs.enabled changes only with a restart (the engine sizes its "
+          "flow counters at start); the running configuration stays");
+      return;
+    }
     std::string err;
     nat::EngineConfig engine = next.engine();
     std::shared_ptr<const vnet::Network> network;
@@ -193,6 +223,17 @@ class Gateway {
     if (!err.empty()) {
       spdlog::error("reload refused: {}; the running configuration stays", err);
       return;
+    }
+    if (flow_log_ != nullptr) {
+      // Reopened on every reload, so that a file moved away by log rotation is created again;
+      // path, max_bytes, keep and rate_per_second apply at once.
+      keep_stdout_for(next);
+      if (auto ferr = flow_log_->open(flow_log_options(next)); !ferr.empty()) {
+        spdlog::error("flow log: {}; it goes on as before: {}", ferr, flow_log_text(current));
+        next.flow_logs = current.flow_logs;
+      } else if (!(next.flow_logs == current.flow_logs)) {
+        spdlog::info("flow log: {}", flow_log_text(next));
+      }
     }
     spdlog::info("reloaded {}: {}", path.string(), control::summary(next));
     std::lock_guard lk(mu_);
@@ -221,6 +262,7 @@ class Gateway {
   }
 
   std::string inside_name_, outside_name_;
+  FlowLogPump* flow_log_ = nullptr;  // null when flow logs are off
 
  private:
   std::mutex mu_;
@@ -484,11 +526,25 @@ int run(const Options& options) {
     return 1;
   }
 
+  // Flow logs: started before the restore, which reports restored flows as opened.
+  std::unique_ptr<FlowLogPump> flow_log;
+  if (config.flow_logs.enabled) {
+    keep_stdout_for(config);
+    flow_log = std::make_unique<FlowLogPump>(*worker->engine().flow_events());
+    if (auto err = flow_log->open(flow_log_options(config)); !err.empty()) {
+      spdlog::error("flow_logs.path: {}", err);
+      return 1;
+    }
+    flow_log->start();
+    spdlog::info("flow log: {}", flow_log_text(config));
+  }
+
   if (!options.state_file.empty()) restore(*worker, options.state_file);
 
   Gateway gw(config, *worker);
   gw.inside_name_ = in_name;
   gw.outside_name_ = out_name;
+  gw.flow_log_ = flow_log.get();
   httplib::Server srv;
   install_routes(srv, gw, options.state_file);
   capture_route(srv, *worker);
@@ -536,6 +592,17 @@ int run(const Options& options) {
   prober.join();
   api_thread.join();
   datapath_thread.join();
+  if (flow_log && options.state_file.empty()) {
+    // No state file: the open flows end here. Written in ring-sized steps, drained between.
+    nat::Engine& engine = worker->engine();
+    const std::size_t step = engine.flow_events()->capacity() / 2;
+    std::size_t next = 0;
+    do {
+      next = engine.log_stopped_flows(datapath::monotonic_now(), next, step);
+      flow_log->drain();
+    } while (next != 0);
+  }
+  if (flow_log) flow_log->stop();  // the datapath has stopped: this drains every record
   if (!options.state_file.empty()) {
     SavedState st;
     st.saved_unix_ms = unix_ms_now();

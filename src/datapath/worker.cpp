@@ -58,6 +58,13 @@ Worker::Worker(WorkerConfig config, std::unique_ptr<io::Port> inside,
       nb_out_(neighbor_config(*out_, cfg_.outside_addresses, cfg_.engine.public_ips,
                               cfg_.neighbor_capacity)) {
   if (cfg_.engine.subnets.empty()) throw std::invalid_argument("no subnet attached");
+  // The FTP ALG may grow a packet in place (nat::Engine::kFtpAlgGrowth bytes); frames are
+  // translated where they sit in the receive ring, with no room guaranteed after them.
+  if (cfg_.engine.ftp_alg) {
+    throw std::invalid_argument(
+        "the FTP ALG is not available on this datapath yet: packets cannot grow in the receive "
+        "ring");
+  }
   // Probes come from the inside interface's own address when it is in an attached subnet (as a
   // gateway's usually is), else from the first address of the first subnet.
   probe_src_ = net::Ipv4{cfg_.engine.subnets.front().address().value() + 1};

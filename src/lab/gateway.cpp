@@ -24,6 +24,11 @@ std::string render_natgw_config(const LabSpec& spec) {
     << " }\n"
     << "api:\n"
     << "  listen: " << kApiListen << "\n";
+  if (!spec.flow_log.empty()) {
+    c << "flow_logs:\n"
+      << "  enabled: true\n"
+      << "  path: " << (spec.flow_log == "-" ? "'-'" : spec.flow_log) << "\n";
+  }
   return c.str();
 }
 

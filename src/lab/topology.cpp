@@ -50,6 +50,14 @@ std::vector<std::string> validate(const LabSpec& spec) {
     errors.push_back("--public-ips " + std::to_string(spec.public_ips) + ": must be 1.." +
                      std::to_string(kMaxPublicIps));
   }
+  if (!spec.flow_log.empty()) {
+    if (spec.flow_log != "-" && spec.flow_log.front() != '/') {
+      errors.push_back("--flow-log '" + spec.flow_log +
+                       "': an absolute file path, or - for the gateway's standard output");
+    } else if (spec.gateway != GatewayMode::natgw) {
+      errors.push_back("--flow-log '" + spec.flow_log + "': only with --gateway natgw");
+    }
+  }
   return errors;
 }
 

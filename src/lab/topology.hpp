@@ -58,6 +58,8 @@ struct LabSpec {
   int public_ips = 1;
   GatewayMode gateway = GatewayMode::natgw;
   std::string profile = "azure";  // natgw.yaml's profile (azure, aws, gcp, rfc or custom)
+  // --flow-log: flow_logs.path of the gateway's config (flow logs on); empty: flow logs off.
+  std::string flow_log{};
 };
 
 // Empty if the spec can be built, else one message per problem naming option, value and range.

@@ -92,6 +92,19 @@ struct EngineConfig {
   bool block_smtp = true;             // outbound TCP to port 25
   IpSelection ip_selection = IpSelection::per_connection;
   Behaviour behaviour;
+  // Flow logs (nat/flow_events.hpp): when on, the engine keeps per-flow byte and packet counters
+  // (40 bytes per flow slot, allocated at construction) and writes an event per connection start,
+  // end and refused attempt into a ring of `flow_log_ring` events. Off: neither is allocated.
+  // Changes only with a restart (Engine::reconfigure refuses a change).
+  bool flow_log = false;
+  std::uint32_t flow_log_ring = 65536;
+  // Active FTP (nat/ftp_alg.cpp): PORT/EPRT on outbound control connections to port 21 are
+  // rewritten to the public IP and a public port, TCP sequence numbers adjusted, and the
+  // server's data connection to that port is let in. Off in profile azure (active FTP is not
+  // supported there). Tables are allocated at construction only when on; changes need a restart.
+  // The caller's packet buffers must have Engine::kFtpAlgGrowth bytes of room past each packet.
+  bool ftp_alg = false;
+  Duration ftp_data_timeout = std::chrono::minutes(5);  // how long a PORT/EPRT's port waits
   std::uint64_t seed = 1;             // randomness is an input: same seed, same choices
 };
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "net/checksum.hpp"
+#include "nat/ftp_alg.hpp"
 
 namespace natgw::nat {
 namespace {
@@ -173,6 +174,15 @@ Engine::Engine(EngineConfig config) : config_(std::move(config)) {
   dests_.reset(alloc_zeroed<Dest>(dest_capacity_ + 1));
   dest_buckets_.reset(alloc_zeroed<std::uint32_t>(dest_buckets));
   wheel_.reset(alloc_zeroed<SlotIndex>(kWheelSize));
+  if (config_.flow_log) {
+    flow_stats_.reset(alloc_zeroed<FlowStats>(capacity_ + 1));
+    flow_events_ = std::make_unique<FlowEventRing>(config_.flow_log_ring);
+  }
+  if (config_.ftp_alg) {
+    ftp_seq_.reset(alloc_zeroed<FtpSeq>(kFtpControlConnections));
+    ftp_expect_.reset(alloc_zeroed<FtpExpect>(kFtpExpectations));
+    ftp_timeout_ms_ = std::max<std::uint32_t>(to_ms(config_.ftp_data_timeout), 1);
+  }
 
   rng_state_ = config_.seed;
   hash_seed_ = mix(config_.seed, 0x6E61746777ull, 0);  // hash keys differ from port choices
@@ -270,6 +280,11 @@ std::string Engine::reconfigure(const EngineConfig& next) {
     return "the mapping and filtering behaviour, the fragment table and the per-host port "
            "allowance cannot change without a restart";
   }
+  if (next.flow_log != config_.flow_log ||
+      (next.flow_log && next.flow_log_ring != config_.flow_log_ring)) {
+    return "flow logs are turned on or off (and their ring sized) only with a restart";
+  }
+  if (next.ftp_alg != config_.ftp_alg) return "the FTP ALG is turned on or off only with a restart";
   // Public IPs: kept ones keep their index; removed ones drain (no new connections, open flows
   // continue); new ones take a free index or one whose draining address has no flows left.
   std::array<bool, kMaxPublicIps> keep{};
@@ -357,7 +372,12 @@ std::size_t Engine::memory_bytes() const noexcept {
                : 0) +
          (hosts_ ? (map_capacity_ + 1) * sizeof(HostRec) + (map_mask_ + 1) * sizeof(std::uint32_t)
                  : 0) +
-         (frags_ ? (frag_mask_ + 1) * sizeof(FragRec) : 0);
+         (frags_ ? (frag_mask_ + 1) * sizeof(FragRec) : 0) +
+         (flow_stats_
+              ? (capacity_ + 1) * sizeof(FlowStats) + flow_events_->capacity() * sizeof(FlowEvent)
+              : 0) +
+         (ftp_seq_ ? kFtpControlConnections * sizeof(FtpSeq) + kFtpExpectations * sizeof(FtpExpect)
+                   : 0);
 }
 
 void Engine::prefault() noexcept {
@@ -371,6 +391,7 @@ void Engine::prefault() noexcept {
   touch(dests_.get(), (dest_capacity_ + 1) * sizeof(Dest));
   touch(dest_buckets_.get(), (dest_mask_ + 1) * sizeof(std::uint32_t));
   touch(wheel_.get(), kWheelSize * sizeof(SlotIndex));
+  if (flow_stats_) touch(flow_stats_.get(), (capacity_ + 1) * sizeof(FlowStats));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -670,6 +691,14 @@ Engine::Dest* Engine::find_or_add_dest(std::size_t idx, std::uint32_t dst, std::
   return &r;
 }
 
+std::pair<std::uint32_t, std::uint32_t> Engine::dest_load(std::size_t idx, std::uint32_t dst,
+                                                          std::uint16_t dport,
+                                                          L4 l4) const noexcept {
+  const Dest* d = find_dest(idx, dst, dport, l4);
+  return d == nullptr ? std::pair<std::uint32_t, std::uint32_t>{0, 0}
+                      : std::pair<std::uint32_t, std::uint32_t>{d->live, d->used};
+}
+
 void Engine::dest_release(std::size_t idx, std::uint32_t dst, std::uint16_t dport, L4 l4,
                           bool was_live) noexcept {
   const std::uint64_t h = mix(dst, (std::uint64_t{dport} << 16) | (idx << 8) |
@@ -696,6 +725,13 @@ void Engine::dest_release(std::size_t idx, std::uint32_t dst, std::uint16_t dpor
 void Engine::end_connection(SlotIndex s, FlowState holddown_state, ConnState how,
                             std::uint32_t since) noexcept {
   Flow& f = slots_[s];
+  if (flow_stats_) {
+    flow_ended(s,
+               holddown_state == FlowState::tcp_closed  ? FlowEnd::closed
+               : holddown_state == FlowState::tcp_reset ? FlowEnd::reset
+                                                        : FlowEnd::idle,
+               since);
+  }
   const L4 l4 = l4_of(f.state());
   const auto p = static_cast<std::size_t>(l4);
   --counters_.active[p];
@@ -748,6 +784,7 @@ bool Engine::expire_if_due(SlotIndex s) noexcept {
         // Half-open: the port is free again at once for this destination.
         ++counters_.connections[static_cast<std::size_t>(L4::tcp)]
                                [static_cast<std::size_t>(ConnState::timed_out)];
+        if (flow_stats_) flow_ended(s, FlowEnd::half_open, when);
         release(s);
         return true;
       case FlowState::tcp_established:
@@ -797,6 +834,11 @@ void Engine::tcp_outbound(SlotIndex s, std::uint8_t flags) noexcept {
     st = FlowState::tcp_established;
     ++counters_.connections[static_cast<std::size_t>(L4::tcp)]
                            [static_cast<std::size_t>(ConnState::established)];
+  }
+  // A connection opened from the outside (an FTP data connection, a simultaneous open): the
+  // inside answers the SYN with a SYN+ACK.
+  if (st == FlowState::tcp_syn_sent && (flags & net::kTcpSyn) && (flags & net::kTcpAck)) {
+    st = FlowState::tcp_syn_acked;
   }
   if (st == FlowState::tcp_syn_acked && (flags & net::kTcpAck) && !(flags & net::kTcpSyn)) {
     st = FlowState::tcp_established;
@@ -907,6 +949,7 @@ Verdict Engine::forward_out(net::PacketView& v, Flow& f, L4 l4) noexcept {
     net::set_source(v, pubs_[f.public_idx].addr, f.public_port);
   }
   net::decrement_ttl(v);
+  if (flow_stats_) flow_count(f, 0, len);
   const auto p = static_cast<std::size_t>(l4);
   counters_.bytes[p][0] += len;
   ++counters_.packets[p][0];
@@ -921,6 +964,7 @@ Verdict Engine::forward_in(net::PacketView& v, Flow& f, L4 l4) noexcept {
     net::set_destination(v, net::Ipv4{f.inside_addr}, f.inside_port);
   }
   net::decrement_ttl(v);
+  if (flow_stats_) flow_count(f, 1, len);
   const auto p = static_cast<std::size_t>(l4);
   counters_.bytes[p][1] += len;
   ++counters_.packets[p][1];
@@ -1001,6 +1045,9 @@ Verdict Engine::outbound(Prepared& p) noexcept {
   if (v.ttl <= 1) return drop(DropReason::ttl_expired);
   const L4 l4 = l4_of_proto(v.proto);
   if (l4 == L4::tcp && config_.block_smtp && v.dport == 25) {
+    if (flow_stats_ && (v.tcp_flags & (net::kTcpSyn | net::kTcpAck)) == kPureSyn) {
+      flow_failed(v, l4, DropReason::smtp_blocked);
+    }
     return drop(DropReason::smtp_blocked);
   }
   if (any_blocked_ && l4 != L4::icmp && port_blocked(v.dport)) {
@@ -1028,7 +1075,10 @@ Verdict Engine::outbound_flow(Prepared& p, L4 l4, bool attached) noexcept {
     switch (f.state()) {
       case FlowState::tcp_closed:
       case FlowState::tcp_reset:
-        if (!opens) return forward_out(v, f, l4);  // final ACKs and retransmissions pass
+        if (!opens) {  // final ACKs and retransmissions pass
+          if (ftp_seq_ && v.dport == 21) return ftp_out(v, s, forward_out(v, f, l4));
+          return forward_out(v, f, l4);
+        }
         break;  // the inside host reuses its 5-tuple: a new connection on another port
       case FlowState::tcp_expired:
         if (!opens) return late_segment(v, Direction::out);
@@ -1045,6 +1095,7 @@ Verdict Engine::outbound_flow(Prepared& p, L4 l4, bool attached) noexcept {
       default:  // live TCP
         tcp_outbound(s, v.tcp_flags);
         if (v.dport == 21) note_ftp_command(v);
+        if (ftp_seq_ && v.dport == 21) return ftp_out(v, s, forward_out(v, f, l4));
         return forward_out(v, f, l4);
     }
   }
@@ -1052,12 +1103,22 @@ Verdict Engine::outbound_flow(Prepared& p, L4 l4, bool attached) noexcept {
   // flow only: established traffic never pays for it.
   if (admission_ != nullptr && attached && l4 != L4::icmp) {
     const Admission a = admission_->admit(v, opens);
-    if (a.kind == Admission::Kind::drop) return drop(a.reason);
+    if (a.kind == Admission::Kind::drop) {
+      if (flow_stats_ && opens) flow_failed(v, l4, a.reason);
+      return drop(a.reason);
+    }
     if (a.kind == Admission::Kind::pass) return pass(v);
   }
   if (!opens) return drop(DropReason::no_flow);
   if (!attached) return drop(DropReason::source_not_in_subnet);
   // `s`, if any, is an ended flow of the same inside 5-tuple in hold-down.
+  if (ftp_seq_ && l4 == L4::tcp && v.dport == 21) {
+    const std::uint32_t src = v.src.value();  // forward_out rewrites the view's source
+    const std::uint16_t sport = v.sport;
+    const Verdict r = new_connection(p, l4, s);
+    if (r.action != Action::forward) return r;
+    return ftp_out(v, find_in(p.hash, src, sport, v.dst.value(), v.dport, l4), r);
+  }
   return new_connection(p, l4, s);
 }
 
@@ -1097,6 +1158,10 @@ Verdict Engine::inbound_flow(Prepared& p, L4 l4) noexcept {
                          remote_port(l4, v.sport), l4);
   if (s != kNoSlot && due(slots_[s]) && expire_if_due(s)) s = kNoSlot;
   if (s == kNoSlot) {
+    if (ftp_expect_ && l4 == L4::tcp && (v.tcp_flags & (net::kTcpSyn | net::kTcpAck)) == kPureSyn) {
+      // A data connection a PORT/EPRT announced, or unsolicited.
+      return ftp_expected(v, static_cast<std::size_t>(p.public_idx));
+    }
     if (eif_ && l4 != L4::icmp) return inbound_open(p, l4);
     return drop(DropReason::unsolicited_inbound);
   }
@@ -1106,6 +1171,11 @@ Verdict Engine::inbound_flow(Prepared& p, L4 l4) noexcept {
     case FlowState::tcp_closed:
     case FlowState::tcp_reset:
       if (pure_syn) return drop(DropReason::unsolicited_inbound);
+      if (ftp_seq_ && v.sport == 21) {
+        const Verdict r = forward_in(v, f, l4);
+        ftp_in(v, s);
+        return r;
+      }
       return forward_in(v, f, l4);
     case FlowState::tcp_expired:
     case FlowState::udp_expired:
@@ -1127,6 +1197,11 @@ Verdict Engine::inbound_flow(Prepared& p, L4 l4) noexcept {
         return drop(DropReason::unsolicited_inbound);
       }
       tcp_inbound(s, v.tcp_flags);
+      if (ftp_seq_ && v.sport == 21) {
+        const Verdict r = forward_in(v, f, l4);
+        ftp_in(v, s);
+        return r;
+      }
       return forward_in(v, f, l4);
   }
 }
@@ -1686,6 +1761,7 @@ Verdict Engine::new_connection(Prepared& p, L4 l4, SlotIndex superseded) noexcep
     sweep_current_tick();
     if (!try_allocate(p, l4, s, why)) {
       ++c[static_cast<std::size_t>(ConnState::failed)];
+      if (flow_stats_) flow_failed(p.v, l4, why);
       return drop(why);  // the superseded flow stays reachable from the inside
     }
   }
@@ -1693,6 +1769,7 @@ Verdict Engine::new_connection(Prepared& p, L4 l4, SlotIndex superseded) noexcep
   // hold-down and stays reachable from the outside only. (It cannot have been freed meanwhile:
   // it was not due, and only due slots are freed.)
   if (superseded != kNoSlot && superseded != s) unlink_in2out(superseded);
+  if (flow_stats_) flow_opened(s, false);
   return forward_out(p.v, slots_[s], l4);
 }
 
@@ -1713,9 +1790,15 @@ void Engine::translate_batch(std::span<Packet> batch, Direction dir, Time now) n
     for (std::size_t i = 0; i < n; ++i) {
       if (!prep[i].keyed) continue;
       // A 40-byte slot may straddle two cache lines: fetch both.
-      const auto* slot = reinterpret_cast<const char*>(&slots_[buckets[prep[i].hash & bucket_mask_]]);
+      const SlotIndex first = buckets[prep[i].hash & bucket_mask_];
+      const auto* slot = reinterpret_cast<const char*>(&slots_[first]);
       __builtin_prefetch(slot);
       __builtin_prefetch(slot + sizeof(Flow) - 1);
+      if (flow_stats_) {  // flow logs: the flow's counters are written too
+        const auto* st = reinterpret_cast<const char*>(&flow_stats_[first]);
+        __builtin_prefetch(st, 1);
+        __builtin_prefetch(st + sizeof(FlowStats) - 1, 1);
+      }
     }
     // Stage 3: decide, in arrival order (later packets may depend on flows earlier ones made).
     for (std::size_t i = 0; i < n; ++i) prep[i].pkt->verdict = process(prep[i], dir);
@@ -1882,6 +1965,10 @@ RestoreReport Engine::restore_flows(std::span<const SavedFlow> flows, Duration d
       ++pubs_[uidx].holddown[p];
       ++counters_.holddown[p];
     }
+    if (flow_stats_ && live) {
+      // The counters of the previous process are not in the state file: this one counts anew.
+      flow_stats_[s] = FlowStats{{}, {}, now_ms_ | kFlowRestored};
+    }
     wheel_insert(s);
     if (due(f)) {
       // Ran out while natgw was down: apply it now (a live flow may still leave a hold-down).
@@ -1889,6 +1976,7 @@ RestoreReport Engine::restore_flows(std::span<const SavedFlow> flows, Duration d
       expire_if_due(s);
       continue;
     }
+    if (flow_stats_ && live) flow_opened(s, true);
     ++(live ? r.restored_live : r.restored_holddown);
   }
   return r;

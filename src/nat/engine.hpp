@@ -16,12 +16,14 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nat/config.hpp"
 #include "nat/counters.hpp"
 #include "nat/drop_reason.hpp"
 #include "nat/flow.hpp"
+#include "nat/flow_events.hpp"
 #include "net/packet.hpp"
 #include "net/types.hpp"
 
@@ -145,6 +147,14 @@ struct DropSample {
   Direction direction = Direction::out;
 };
 
+// What the FTP ALG (EngineConfig::ftp_alg) did, since start.
+struct FtpAlgStats {
+  std::uint64_t rewritten = 0;          // PORT/EPRT commands rewritten to a public IP:port
+  std::uint64_t not_rewritten = 0;      // commands left as they were (see nat/README.md)
+  std::uint64_t data_connections = 0;   // expected data connections let in
+  std::uint64_t expectations_lost = 0;  // pending ones replaced because the table was full
+};
+
 // A PORT or EPRT command seen on an FTP control connection (active FTP), for diagnosis.
 struct FtpActiveSample {
   Time time{};
@@ -225,6 +235,23 @@ class Engine {
   // order the packet path applies them. For explain and the doctor; allocates.
   [[nodiscard]] NewConnectionOutlook would_open(const net::FiveTuple& t) const;
 
+  // Flow events (EngineConfig::flow_log): the ring the engine writes connection events into, for
+  // one consumer thread to drain; nullptr when flow logs are off. The ring is the one part of
+  // the engine another thread may touch (its consumer side) while the engine runs.
+  [[nodiscard]] FlowEventRing* flow_events() noexcept { return flow_events_.get(); }
+  // At a stop that hands no flows over (no state file): runs the timers to `now`, then writes
+  // an `ended` (stopped) event for each live flow in slots `from` on, `max` at most, so that a
+  // consumer can drain the ring between calls. Returns the slot to continue from, 0 when done.
+  // The flows themselves stay as they are. Nothing happens without flow logs.
+  [[nodiscard]] std::size_t log_stopped_flows(Time now, std::size_t from, std::size_t max) noexcept;
+
+  // FTP ALG (EngineConfig::ftp_alg). A rewritten command may grow a packet by this many bytes
+  // at most; the caller's buffer must have that room past the packet's length.
+  static constexpr std::size_t kFtpAlgGrowth = 16;
+  static constexpr std::size_t kFtpControlConnections = 1024;  // with a sequence offset at once
+  static constexpr std::size_t kFtpExpectations = 256;         // data connections awaited at once
+  [[nodiscard]] const FtpAlgStats& ftp_alg_stats() const noexcept { return ftp_stats_; }
+
   // Installs (or with nullptr removes) the admission policy; the engine does not own it.
   void set_admission(AdmissionPolicy* policy) noexcept { admission_ = policy; }
   [[nodiscard]] AdmissionPolicy* admission() const noexcept { return admission_; }
@@ -295,6 +322,28 @@ class Engine {
   Verdict pass(net::PacketView& v) noexcept;
   Verdict drop(DropReason r) noexcept;
   void note_ftp_command(const net::PacketView& v) noexcept;
+  // Flow events (engine_flow_log.cpp); called only when flow_stats_ is set.
+  void flow_opened(SlotIndex s, bool restored) noexcept;
+  void flow_ended(SlotIndex s, FlowEnd how, std::uint32_t when) noexcept;
+  void flow_failed(const net::PacketView& v, L4 l4, DropReason why) noexcept;
+  // FTP ALG (ftp_alg.cpp); called only when ftp_seq_ is set.
+  struct FtpSeq;
+  struct FtpExpect;
+  Verdict ftp_out(net::PacketView& v, SlotIndex s, Verdict r) noexcept;
+  void ftp_in(net::PacketView& v, SlotIndex s) noexcept;
+  Verdict ftp_expected(net::PacketView& v, std::size_t idx) noexcept;
+  // Live connections and ports taken (live + hold-down) for a destination on a public IP.
+  [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> dest_load(std::size_t idx,
+                                                                  std::uint32_t dst,
+                                                                  std::uint16_t dport,
+                                                                  L4 l4) const noexcept;
+  FtpSeq* ftp_seq(SlotIndex s, bool create) noexcept;
+  bool ftp_rewrite(net::PacketView& v, SlotIndex s) noexcept;
+  void flow_count(const Flow& f, std::size_t dir, std::uint16_t len) noexcept {
+    FlowStats& st = flow_stats_[static_cast<std::size_t>(&f - slots_.get())];
+    st.bytes[dir] += len;
+    ++st.packets[dir];
+  }
 
   void tcp_outbound(SlotIndex s, std::uint8_t flags) noexcept;
   void tcp_inbound(SlotIndex s, std::uint8_t flags) noexcept;
@@ -421,6 +470,15 @@ class Engine {
   std::array<std::uint64_t, kL4Count> reserved_{};  // ports promised to hosts, per protocol
   Table<FragRec> frags_;
   std::uint64_t frag_mask_ = 0;
+  // Flow logs: per-slot counters and the event ring; both null when EngineConfig::flow_log is off.
+  Table<FlowStats> flow_stats_;
+  std::unique_ptr<FlowEventRing> flow_events_;
+
+  // FTP ALG: sequence offsets per control connection, awaited data connections; null when off.
+  Table<FtpSeq> ftp_seq_;
+  Table<FtpExpect> ftp_expect_;
+  std::uint32_t ftp_timeout_ms_ = 0;
+  FtpAlgStats ftp_stats_;
 };
 
 }  // namespace natgw::nat

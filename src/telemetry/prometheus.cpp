@@ -200,6 +200,17 @@ std::string render_prometheus(const Snapshot& s) {
     const auto i = static_cast<std::size_t>(t);
     w.sample("natgw_forwarded_untranslated_bytes_total", labels({{"next_hop_type", vnet::name(t)}}), s.forwarded_bytes[i]);
   }
+  const FlowLogReport& fl = s.flow_log;
+  w.family("natgw_flow_log_records_total", "counter",
+           "Flow-log records produced: connection starts, ends and failed attempts.");
+  w.sample("natgw_flow_log_records_total", "", fl.records);
+  w.family("natgw_flow_log_written_total", "counter", "Flow-log records written.");
+  w.sample("natgw_flow_log_written_total", "", fl.written);
+  w.family("natgw_flow_log_dropped_total", "counter",
+           "Flow-log records left out, by reason (ring_full, rate_limit, write_error).");
+  w.sample("natgw_flow_log_dropped_total", labels({{"reason", "ring_full"}}), fl.ring_full);
+  w.sample("natgw_flow_log_dropped_total", labels({{"reason", "rate_limit"}}), fl.rate_limited);
+  w.sample("natgw_flow_log_dropped_total", labels({{"reason", "write_error"}}), fl.write_errors);
   w.family("natgw_uptime_seconds", "gauge", "Seconds since the gateway started.");
   w.sample("natgw_uptime_seconds", "", s.uptime_seconds);
   w.family("natgw_info", "gauge", "The gateway's name, profile and version.");

@@ -40,6 +40,16 @@ struct InterfaceReport {
   std::uint64_t tx_frames = 0, tx_bytes = 0, tx_queue_full = 0, tx_invalid = 0, tx_errors = 0;
 };
 
+// Flow logs (telemetry/flow_log.hpp): zero when they are off.
+struct FlowLogReport {
+  bool enabled = false;
+  std::uint64_t records = 0;       // records the engine produced (starts, ends, failed attempts)
+  std::uint64_t written = 0;       // lines written
+  std::uint64_t ring_full = 0;     // lost: the writer had not drained the engine's ring
+  std::uint64_t rate_limited = 0;  // left out by flow_logs.rate_per_second
+  std::uint64_t write_errors = 0;  // lost to a failed write
+};
+
 struct Snapshot {
   std::string gateway;
   std::string profile;
@@ -62,6 +72,7 @@ struct Snapshot {
   std::vector<RuleDenialReport> security_rule_denials;  // every deny rule, zero included
   std::array<std::uint64_t, vnet::kNextHopTypeCount> forwarded_packets{};  // by next hop type
   std::array<std::uint64_t, vnet::kNextHopTypeCount> forwarded_bytes{};
+  FlowLogReport flow_log;
 };
 
 // Fills the engine part of a snapshot (public IPs, busiest destinations, counters, sizes).

@@ -87,6 +87,25 @@ TEST(LabGateway, NatgwConfigFollowsTheSpecSchema) {
   EXPECT_TRUE(contains(c, "inside:  { name: gw-in, backend: af_packet }"));
   EXPECT_TRUE(contains(c, "outside: { name: gw-out, backend: af_packet, next_hop: 198.51.100.2 }"));
   EXPECT_TRUE(contains(c, "api:\n  listen: 127.0.0.1:9490\n"));
+  EXPECT_FALSE(contains(c, "flow_logs"));
+}
+
+TEST(LabGateway, FlowLogOptionTurnsFlowLogsOn) {
+  LabSpec spec{"demo", 1, 1, GatewayMode::natgw};
+  spec.flow_log = "/tmp/demo-flows.jsonl";
+  EXPECT_TRUE(validate(spec).empty());
+  EXPECT_TRUE(contains(render_natgw_config(spec),
+                       "flow_logs:\n  enabled: true\n  path: /tmp/demo-flows.jsonl\n"));
+  spec.flow_log = "-";
+  EXPECT_TRUE(contains(render_natgw_config(spec), "  path: '-'\n"));
+  spec.flow_log = "flows.jsonl";
+  ASSERT_EQ(validate(spec).size(), 1u);
+  EXPECT_EQ(
+      validate(spec)[0],
+      "--flow-log 'flows.jsonl': an absolute file path, or - for the gateway's standard output");
+  spec.flow_log = "/tmp/x";
+  spec.gateway = GatewayMode::kernel;
+  EXPECT_EQ(validate(spec).at(0), "--flow-log '/tmp/x': only with --gateway natgw");
 }
 
 TEST(LabGateway, KernelBaselineSnatsToThePublicIps) {

@@ -96,6 +96,19 @@ class WorkerTest : public ::testing::Test {
   nat::Time now_ = std::chrono::hours(1);
 };
 
+TEST(WorkerConfigTest, TheFtpAlgIsRefusedUntilFramesCanGrow) {
+  datapath::WorkerConfig c;
+  c.engine = nat::azure_profile();
+  c.engine.public_ips = {kPub};
+  c.engine.subnets = {*net::Prefix::parse("10.0.0.0/24")};
+  c.engine.limits.max_connections = 100;
+  c.engine.ftp_alg = true;
+  EXPECT_THROW(datapath::Worker(std::move(c),
+                                std::make_unique<io::MemoryPort>(io::MemoryPortOptions{}),
+                                std::make_unique<io::MemoryPort>(io::MemoryPortOptions{})),
+               std::invalid_argument);
+}
+
 TEST_F(WorkerTest, AnswersArpForPublicIpsOnTheOutside) {
   out_->inject(arp(1, kRouterMac, kRouter, MacAddress{}, kPub));
   poll();

@@ -1,0 +1,42 @@
+// The daemon's flow-log thread: drains the engine's flow-event ring (the consumer side of the
+// SPSC ring; the datapath thread is the producer) and writes the records through a
+// telemetry::FlowLogWriter. The datapath never waits for it: a ring it has not drained in time
+// loses records, and counts them.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "nat/flow_events.hpp"
+#include "telemetry/flow_log.hpp"
+#include "telemetry/snapshot.hpp"
+
+namespace natgw::daemon {
+
+class FlowLogPump {
+ public:
+  explicit FlowLogPump(nat::FlowEventRing& ring) : ring_(ring) {}
+  ~FlowLogPump() { stop(); }
+  FlowLogPump(const FlowLogPump&) = delete;
+  FlowLogPump& operator=(const FlowLogPump&) = delete;
+
+  // Opens the output (start, or a reload with new options); an error leaves the old output.
+  [[nodiscard]] std::string open(const telemetry::FlowLogOptions& options);
+  void start();
+  // Stops the thread after a last drain; call after the datapath stopped for every record.
+  void stop();
+  // Writes what the ring holds now (the thread does this every 50 ms).
+  void drain();
+  void fill(telemetry::FlowLogReport& r) const;
+
+ private:
+  nat::FlowEventRing& ring_;
+  mutable std::mutex mu_;  // the writer: this thread and reloads
+  telemetry::FlowLogWriter writer_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace natgw::daemon
