@@ -26,6 +26,7 @@ void add_up(CLI::App& lab, int& exit_code) {
     std::string gateway = "natgw";
     std::string config_out;
     bool keep = false;
+    std::string offloads = "on";
   };
   auto a = std::make_shared<Args>();
   auto* up =
@@ -39,6 +40,11 @@ void add_up(CLI::App& lab, int& exit_code) {
                  "natgw: natgw run; kernel: kernel forwarding + nftables SNAT; none: no gateway")
       ->check(CLI::IsMember({"natgw", "kernel", "none"}))
       ->capture_default_str();
+  up->add_option("--offloads", a->offloads,
+                 "on: the veths keep the kernel's offloads (TSO/GSO, checksum offload); off: "
+                 "turned off, every frame MTU-sized with a full checksum")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   up->add_option("--config-out", a->config_out, "Also write the lab's natgw config to this file");
   up->add_flag("--keep-on-error", a->keep, "Leave a half-built lab in place for inspection");
   up->footer(
@@ -51,6 +57,7 @@ void add_up(CLI::App& lab, int& exit_code) {
     o.spec.vms = a->vms;
     o.spec.public_ips = a->public_ips;
     o.spec.gateway = *lab::parse_gateway_mode(a->gateway);
+    o.spec.offloads = a->offloads == "on";
     o.config_out = optional_name(a->config_out);
     o.keep_on_error = a->keep;
     exit_code = lab::lab_up(o, std::cout, std::cerr);

@@ -475,6 +475,9 @@ int run(const Options& options) {
     auto wc = worker_config(config);
     auto inside = io::open_af_packet(in_name);
     auto outside = io::open_af_packet(out_name);
+    for (const auto& [name, port] : {std::pair{in_name, inside.get()}, std::pair{out_name, outside.get()}}) {
+      if (auto w = offload_warning(name, port->offloads())) spdlog::warn("{}", *w);
+    }
     spdlog::info("inside {} ({}), addresses {}; outside {} ({}), addresses {}, next hop {}", in_name,
                  inside->mac().text().view(), join(wc.inside_addresses), out_name, outside->mac().text().view(),
                  join(wc.outside_addresses), text(wc.next_hop));

@@ -57,6 +57,14 @@ std::optional<bool> interface_up(const std::string& ifname) {
 
 }  // namespace
 
+std::optional<std::string> offload_warning(const std::string& ifname, bool port_offloads) {
+  // With PACKET_VNET_HDR natgw forwards GRO/GSO super-frames whole: offloads cost nothing.
+  if (port_offloads || !gro_enabled(ifname).value_or(false)) return std::nullopt;
+  return "this kernel refused PACKET_VNET_HDR on " + ifname +
+         " and generic receive offload is on: merged frames larger than the MTU are dropped "
+         "(reason oversize). Turn it off with `ethtool -K " + ifname + " gro off`";
+}
+
 HostCheck check_host(const std::string& inside, const std::string& outside) {
   HostCheck c;
   if (inside == outside) {
@@ -79,11 +87,6 @@ HostCheck check_host(const std::string& inside, const std::string& outside) {
                          ": the kernel would forward the packets natgw translates. Turn it off "
                          "with `sysctl -w net.ipv4.conf." + name + ".forwarding=0` (or "
                          "net.ipv4.ip_forward=0)");
-    }
-    if (gro_enabled(name).value_or(false)) {
-      c.warnings.push_back("generic receive offload is on for " + name +
-                           ": merged frames larger than the MTU are dropped (reason oversize). "
-                           "Turn it off with `ethtool -K " + name + " gro off`");
     }
   }
   return c;

@@ -15,9 +15,15 @@ namespace natgw::daemon {
 // Generic receive offload state (ethtool); nullopt when it cannot be read.
 [[nodiscard]] std::optional<bool> gro_enabled(const std::string& ifname);
 
+// A warning when frames larger than the MTU would be dropped: the port opened on `ifname` does
+// not carry offloads (PACKET_VNET_HDR refused) and GRO is on. nullopt when all is well.
+[[nodiscard]] std::optional<std::string> offload_warning(const std::string& ifname, bool port_offloads);
+
 // Problems that stop the gateway from starting, each a full sentence with the fix, and
 // warnings about settings that cost packets. Checks: the interfaces exist and are up, they are
-// different, IPv4 forwarding is off on both (the kernel would forward the same packets), GRO.
+// different, IPv4 forwarding is off on both (the kernel would forward the same packets). GRO,
+// TSO and checksum offloads may stay on: natgw carries super-frames and partial checksums whole
+// (io::Port::offloads()); see offload_warning for a kernel that cannot.
 struct HostCheck {
   std::vector<std::string> errors;
   std::vector<std::string> warnings;

@@ -132,7 +132,11 @@ class Worker {
                             nat::Time now) noexcept;
   void install_network(std::shared_ptr<const vnet::Network> network);
   void send_probe(nat::Time now) noexcept;
-  void transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len) noexcept;
+  // `offload`: the received frame's offload state (super-frame, partial checksum), passed on;
+  // frames natgw builds or rewrites whole (ARP, RST replies, probes) go without.
+  void transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len,
+                const io::Offload& offload = {}) noexcept;
+  bool prepare_offload(io::Frame& f, std::uint8_t* ip, const io::Port& tx_port) noexcept;
   void housekeeping(nat::Time now) noexcept;
   void run_calls() noexcept;
   [[nodiscard]] bool is_local(const std::vector<net::Ipv4>& addrs, net::Ipv4 a) const noexcept;
@@ -156,6 +160,7 @@ class Worker {
   std::array<nat::Packet, kBurst> batch_{};
   std::array<std::uint8_t*, kBurst> batch_frames_{};
   std::array<std::uint32_t, kBurst> batch_lens_{};  // frame lengths as received
+  std::array<io::Offload, kBurst> batch_offload_{};
   CaptureSession* capture_ = nullptr;
   std::array<std::uint8_t, kFrameBuf> scratch_{};  // ARP replies/requests, probes
   nat::Time last_advance_{};

@@ -27,6 +27,41 @@ constexpr std::uint32_t tpacket_align(std::uint32_t x) noexcept {
 // Where a TPACKET_V3 tx slot's frame starts (the kernel's tp_hdrlen - sizeof(sockaddr_ll)).
 constexpr std::uint32_t kTxDataOffset = tpacket_align(sizeof(tpacket3_hdr));
 constexpr std::uint32_t kTxBlockSize = 1u << 16;
+// struct virtio_net_hdr (linux/virtio_net.h, which does not compile as C++ with every set of
+// headers): flags, gso_type, then hdr_len, gso_size, csum_start, csum_offset (16 bits each).
+constexpr std::uint32_t kVnetHdr = 10;
+// Largest IPv4 packet (total length 65535) in an Ethernet frame: a GSO/GRO super-frame.
+constexpr std::uint32_t kMaxSuperFrame = 65535 + 14;
+constexpr std::size_t kStageAlign = 64;
+
+// virtio_net_hdr is little endian for packet sockets on little-endian hosts (vio_le()); its
+// 16-bit fields are read and written byte by byte here, so the code is right on any host.
+std::uint16_t le16(const std::uint8_t* p) noexcept {
+  return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+}
+void put_le16(std::uint8_t* p, std::uint16_t v) noexcept {
+  p[0] = static_cast<std::uint8_t>(v);
+  p[1] = static_cast<std::uint8_t>(v >> 8);
+}
+Offload read_vnet(const std::uint8_t* h) noexcept {
+  Offload o;
+  o.flags = h[0];
+  o.gso_type = h[1];
+  o.hdr_len = le16(h + 2);
+  o.gso_size = le16(h + 4);
+  o.csum_start = le16(h + 6);
+  o.csum_offset = le16(h + 8);
+  return o;
+}
+// The header for transmit: kDataValid is a receive-side flag, not passed on.
+void write_vnet(std::uint8_t* h, const Offload& o) noexcept {
+  h[0] = static_cast<std::uint8_t>(o.flags & Offload::kNeedsCsum);
+  h[1] = o.gso_type;
+  put_le16(h + 2, o.hdr_len);
+  put_le16(h + 4, o.gso_size);
+  put_le16(h + 6, o.csum_start);
+  put_le16(h + 8, o.csum_offset);
+}
 
 [[noreturn]] void fail(int err, const std::string& ifname, const std::string& what) {
   throw std::system_error(err, std::generic_category(), "interface '" + ifname + "': " + what);
@@ -58,6 +93,8 @@ class AfPacketPort final : public Port {
   int ifindex() const noexcept override { return ifindex_; }
   std::uint32_t mtu() const noexcept override { return mtu_; }
   std::uint32_t max_frame() const noexcept override { return max_frame_; }
+  bool offloads() const noexcept override { return vnet_; }
+  std::uint32_t max_gso_frame() const noexcept override { return max_gso_frame_; }
   PortStats stats() const override;
 
  private:
@@ -66,6 +103,10 @@ class AfPacketPort final : public Port {
   void setup_rings();
   std::size_t tx_burst_ring(std::span<const Frame> frames) noexcept;
   std::size_t tx_burst_mmsg(std::span<const Frame> frames) noexcept;
+  [[nodiscard]] bool tx_acceptable(const Frame& f) const noexcept {
+    const bool gso = f.offload.gso();
+    return f.len >= net::kEthHeader && f.len <= (gso ? max_gso_frame_ : max_frame_) && (!gso || vnet_);
+  }
   tpacket_block_desc* rx_block(std::uint32_t i) const noexcept {
     return reinterpret_cast<tpacket_block_desc*>(map_ + std::size_t{i} * opt_.rx_block_size);
   }
@@ -80,6 +121,8 @@ class AfPacketPort final : public Port {
   MacAddress mac_;
   std::uint32_t mtu_ = 0;
   std::uint32_t max_frame_ = 0;
+  std::uint32_t max_gso_frame_ = 0;
+  bool vnet_ = false;  // PACKET_VNET_HDR: a struct virtio_net_hdr precedes every frame
 
   std::uint8_t* map_ = nullptr;  // rx ring, then tx ring (ring mode)
   std::size_t map_len_ = 0;
@@ -98,7 +141,10 @@ class AfPacketPort final : public Port {
   std::uint32_t tx_pending_ = 0;  // queued since the last kick (ring) / staged (sendmmsg)
   std::uint64_t tx_pending_bytes_ = 0;
   bool tx_kick_needed_ = false;  // the last kick failed: kick again even with nothing new
-  // tx sendmmsg
+  // tx sendmmsg: frames packed one after the other in tx_stage_ (tx_stage_used_ bytes taken);
+  // with vnet_, message i is two iovecs: its header in tx_vnet_, then the frame.
+  std::size_t tx_stage_used_ = 0;
+  std::vector<std::uint8_t> tx_vnet_;
   std::vector<std::uint8_t> tx_stage_;
   std::vector<iovec> tx_iov_;
   std::vector<mmsghdr> tx_msgs_;
@@ -126,6 +172,10 @@ AfPacketPort::AfPacketPort(const std::string& ifname, const AfPacketOptions& opt
   const int v3 = TPACKET_V3;
   setopt(SOL_PACKET, PACKET_VERSION, &v3, sizeof v3, "PACKET_VERSION TPACKET_V3");
   const int one = 1;
+  // Before the rings (the kernel refuses it after). A kernel without it (before 5.7 for the rx
+  // ring) leaves the port without offloads(): the caller then sees MTU-size frames only when
+  // the interfaces' offloads are off.
+  vnet_ = opt_.offloads && ::setsockopt(fd_, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) == 0;
   if (opt_.tx_mode == TxMode::ring)
     setopt(SOL_PACKET, PACKET_LOSS, &one, sizeof one, "PACKET_LOSS");
   setup_rings();
@@ -206,8 +256,12 @@ void AfPacketPort::setup_rings() {
   map_len_ = std::size_t{opt_.rx_block_size} * opt_.rx_block_count;
 
   std::size_t tx_len = 0;
-  const std::uint32_t tx_max = opt_.tx_frame_size - kTxDataOffset;
+  const std::uint32_t vnet_len = vnet_ ? kVnetHdr : 0;
+  const std::uint32_t tx_max = opt_.tx_mode == TxMode::ring
+                                   ? opt_.tx_frame_size - kTxDataOffset - vnet_len
+                                   : std::min(opt_.tx_frame_count * opt_.tx_frame_size, kMaxSuperFrame);
   max_frame_ = std::min(mtu_ + static_cast<std::uint32_t>(net::kEthHeader), tx_max);
+  max_gso_frame_ = vnet_ ? std::max(max_frame_, tx_max) : max_frame_;
   if (opt_.tx_mode == TxMode::ring) {
     const std::uint32_t block = std::max(kTxBlockSize, page);
     const std::uint32_t per_block = block / opt_.tx_frame_size;
@@ -220,13 +274,18 @@ void AfPacketPort::setup_rings() {
     setopt(SOL_PACKET, PACKET_TX_RING, &tx, sizeof tx, "PACKET_TX_RING");
     tx_len = std::size_t{block} * tx.tp_block_nr;
   } else {
-    tx_stage_.resize(std::size_t{opt_.tx_frame_count} * opt_.tx_frame_size);
-    tx_iov_.resize(opt_.tx_frame_count);
+    // Room for tx_frame_count frames of tx_frame_size, packed: many small frames or a few
+    // super-frames.
+    tx_stage_.resize(std::size_t{opt_.tx_frame_count} * opt_.tx_frame_size + kStageAlign);
+    tx_vnet_.resize(std::size_t{opt_.tx_frame_count} * kVnetHdr);
+    tx_iov_.resize(std::size_t{opt_.tx_frame_count} * 2);
     tx_msgs_.resize(opt_.tx_frame_count);
     for (std::uint32_t i = 0; i < opt_.tx_frame_count; ++i) {
-      tx_iov_[i].iov_base = tx_stage_.data() + std::size_t{i} * opt_.tx_frame_size;
-      tx_msgs_[i].msg_hdr.msg_iov = &tx_iov_[i];
-      tx_msgs_[i].msg_hdr.msg_iovlen = 1;
+      iovec* v = &tx_iov_[std::size_t{i} * 2];
+      v[0].iov_base = tx_vnet_.data() + std::size_t{i} * kVnetHdr;
+      v[0].iov_len = kVnetHdr;
+      tx_msgs_[i].msg_hdr.msg_iov = vnet_ ? v : v + 1;
+      tx_msgs_[i].msg_hdr.msg_iovlen = vnet_ ? 2 : 1;
     }
   }
 
@@ -262,7 +321,12 @@ std::size_t AfPacketPort::rx_burst(std::span<Frame> out) noexcept {
       ++stats_.rx_invalid;
       continue;
     }
-    out[n++] = Frame{data, len, (status & TP_STATUS_CSUMNOTREADY) != 0};
+    Frame& f = out[n++];
+    f = Frame{data, len, (status & TP_STATUS_CSUMNOTREADY) != 0, {}};
+    if (vnet_) {  // the kernel wrote the header just before the frame (tpacket_rcv)
+      f.offload = read_vnet(data - kVnetHdr);
+      f.csum_partial = f.offload.needs_csum();
+    }
     ++stats_.rx_frames;
     stats_.rx_bytes += len;
   }
@@ -287,7 +351,7 @@ std::size_t AfPacketPort::tx_burst_ring(std::span<const Frame> frames) noexcept 
   std::size_t k = 0;
   for (; k < frames.size(); ++k) {
     const Frame& f = frames[k];
-    if (f.len < net::kEthHeader || f.len > max_frame_) {
+    if (!tx_acceptable(f)) {
       ++stats_.tx_invalid;
       continue;
     }
@@ -295,9 +359,12 @@ std::size_t AfPacketPort::tx_burst_ring(std::span<const Frame> frames) noexcept 
     const std::uint32_t status = load_acquire(h->tp_status);
     if ((status & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING)) != 0) break;  // ring full
     if (status == TP_STATUS_WRONG_FORMAT) ++stats_.tx_errors;
-    std::memcpy(reinterpret_cast<std::uint8_t*>(h) + kTxDataOffset, f.data, f.len);
-    h->tp_len = f.len;
-    h->tp_snaplen = f.len;
+    std::uint8_t* d = reinterpret_cast<std::uint8_t*>(h) + kTxDataOffset;
+    const std::uint32_t vlen = vnet_ ? kVnetHdr : 0;
+    if (vnet_) write_vnet(d, f.offload);  // tpacket_snd reads it before the frame
+    std::memcpy(d + vlen, f.data, f.len);
+    h->tp_len = f.len + vlen;
+    h->tp_snaplen = f.len + vlen;
     h->tp_next_offset = 0;
     store_release(h->tp_status, TP_STATUS_SEND_REQUEST);
     tx_head_ = tx_head_ + 1 == opt_.tx_frame_count ? 0 : tx_head_ + 1;
@@ -312,13 +379,18 @@ std::size_t AfPacketPort::tx_burst_mmsg(std::span<const Frame> frames) noexcept 
   std::size_t k = 0;
   for (; k < frames.size(); ++k) {
     const Frame& f = frames[k];
-    if (f.len < net::kEthHeader || f.len > max_frame_) {
+    if (!tx_acceptable(f)) {
       ++stats_.tx_invalid;
       continue;
     }
-    if (tx_pending_ == opt_.tx_frame_count) break;
-    std::memcpy(tx_iov_[tx_pending_].iov_base, f.data, f.len);
-    tx_iov_[tx_pending_].iov_len = f.len;
+    const std::size_t at = (tx_stage_used_ + kStageAlign - 1) & ~(kStageAlign - 1);
+    if (tx_pending_ == opt_.tx_frame_count || at + f.len > tx_stage_.size()) break;
+    iovec* v = &tx_iov_[std::size_t{tx_pending_} * 2];
+    if (vnet_) write_vnet(static_cast<std::uint8_t*>(v[0].iov_base), f.offload);
+    v[1].iov_base = tx_stage_.data() + at;
+    v[1].iov_len = f.len;
+    std::memcpy(v[1].iov_base, f.data, f.len);
+    tx_stage_used_ = at + f.len;
     ++tx_pending_;
     tx_pending_bytes_ += f.len;
   }
@@ -345,7 +417,7 @@ void AfPacketPort::tx_flush() noexcept {
     if (r > 0) {
       for (std::uint32_t i = off; i < off + static_cast<std::uint32_t>(r); ++i) {
         ++stats_.tx_frames;
-        stats_.tx_bytes += tx_iov_[i].iov_len;
+        stats_.tx_bytes += tx_iov_[std::size_t{i} * 2 + 1].iov_len;
       }
       off += static_cast<std::uint32_t>(r);
     } else if (errno != EINTR) {
@@ -355,6 +427,7 @@ void AfPacketPort::tx_flush() noexcept {
   }
   tx_pending_ = 0;
   tx_pending_bytes_ = 0;
+  tx_stage_used_ = 0;
 }
 
 PortStats AfPacketPort::stats() const {

@@ -18,9 +18,18 @@
 //    see them. PACKET_IGNORE_OUTGOING: the socket does not see frames sent on the interface by
 //    other sockets (another worker's port) or by the kernel (a socket never sees its own).
 //    PACKET_LOSS (ring mode): a bad tx slot is skipped instead of stalling the ring.
-//  - Frames received with TP_STATUS_CSUMNOTREADY have Frame::csum_partial set. Frames longer
-//    than the MTU can arrive when the interface aggregates (GRO/LRO): they are returned as they
-//    are, up to what fits a ring block. VLAN-tagged frames whose tag the NIC stripped
+//  - Offloads (AfPacketOptions::offloads, PACKET_VNET_HDR, on by default): the kernel puts a
+//    struct virtio_net_hdr before every received frame (tpacket_rcv writes it just before the
+//    MAC header) and expects one before every sent frame; the port turns it into Frame::offload
+//    and back. So a TCP super-frame that GRO built on receive, or a sender's TSO/GSO frame
+//    (typically 47..64 KiB on veth), is returned whole with gso_type/gso_size/hdr_len, and sent
+//    whole: the kernel (or the NIC) segments it on transmit. Partial checksums (kNeedsCsum) keep
+//    csum_start/csum_offset. sendmmsg mode packs frames in a staging area of tx_frame_count x
+//    tx_frame_size bytes, so it holds many small frames or a few super-frames; ring mode takes
+//    super-frames only up to its slot size.
+//  - Frames received with TP_STATUS_CSUMNOTREADY (or kNeedsCsum) have Frame::csum_partial set.
+//    Frames longer than the MTU arrive when the interface aggregates (GRO/LRO): they are
+//    returned as they are, up to what fits a ring block. VLAN-tagged frames whose tag the NIC stripped
 //    (TP_STATUS_VLAN_VALID) and frames truncated by the ring are skipped and counted in
 //    PortStats::rx_invalid.
 //  - The kernel's own stack still sees every frame (a packet socket is a tap, not a diversion):
@@ -47,6 +56,10 @@ struct AfPacketOptions {
   TxMode tx_mode = TxMode::sendmmsg;
   bool qdisc_bypass = true;
   bool promiscuous = false;  // also receive frames addressed to other MACs
+  // PACKET_VNET_HDR: frames carry their Offload (struct virtio_net_hdr) both ways, so GRO/GSO
+  // super-frames of up to 64 KiB and partial checksums pass whole. Falls back to off (the port's
+  // offloads() says which) on a kernel that refuses it.
+  bool offloads = true;
 };
 
 // Opens `ifname` in the calling thread's network namespace. Throws std::system_error whose

@@ -57,6 +57,9 @@ struct LabSpec {
   int vms = 2;
   int public_ips = 1;
   GatewayMode gateway = GatewayMode::natgw;
+  // Leave the veths' offloads as the kernel sets them (checksum offload, TSO/GSO on: senders
+  // hand over 64 KiB super-frames with partial checksums). false: off everywhere, MTU frames.
+  bool offloads = true;
 };
 
 // Empty if the spec can be built, else one message per problem naming option, value and range.

@@ -784,6 +784,7 @@ Verdict Engine::late_segment(net::PacketView& v) noexcept {
 void Engine::prepare(Prepared& p, Packet& pkt, Direction dir) const noexcept {
   p.pkt = &pkt;
   p.parsed = net::parse(pkt.data, pkt.len, p.v);
+  p.v.csum_partial = pkt.csum_partial;
   p.keyed = false;
   p.public_idx = -1;
   if (p.parsed != net::ParseResult::ok) return;

@@ -72,6 +72,8 @@ struct Packet {
   std::uint8_t* data = nullptr;
   std::uint32_t len = 0;
   Verdict verdict;
+  // The TCP/UDP checksum holds only the pseudo-header sum (offloaded; see net::PacketView).
+  bool csum_partial = false;
 };
 
 struct PublicIp {

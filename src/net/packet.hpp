@@ -36,6 +36,11 @@ struct PacketView {
   std::uint8_t proto = 0;          // IP protocol number
   std::uint8_t ttl = 0;
   bool fragment = false;           // MF set or offset > 0: transport fields are not parsed
+  // Set by the caller after parse(), never by it: the TCP/UDP checksum field holds only the
+  // pseudo-header sum (checksum offload, e.g. a GSO super-frame); the rest is summed when the
+  // packet is finally sent. Rewrites then update that partial sum for a changed address (it is
+  // in the pseudo-header) and leave it for a changed port (in the summed part).
+  bool csum_partial = false;
   Ipv4 src;
   Ipv4 dst;
   // TCP/UDP: ports. ICMP: type and code.
@@ -75,7 +80,8 @@ struct PacketView {
 [[nodiscard]] ParseResult parse(std::uint8_t* data, std::size_t len, PacketView& v) noexcept;
 
 // Rewrites the source (or destination) address and TCP/UDP port, fixing the IPv4 header
-// checksum and the transport checksum (a UDP checksum of 0 stays 0; a computed 0 becomes 0xFFFF).
+// checksum and the transport checksum (a UDP checksum of 0 stays 0; a computed 0 becomes 0xFFFF),
+// or with csum_partial the partial pseudo-header sum.
 void set_source(PacketView& v, Ipv4 addr, std::uint16_t port) noexcept;
 void set_destination(PacketView& v, Ipv4 addr, std::uint16_t port) noexcept;
 
