@@ -27,6 +27,7 @@ void add_up(CLI::App& lab, int& exit_code) {
     std::string config_out;
     bool keep = false;
     std::string offloads = "on";
+    int workers = 1;
   };
   auto a = std::make_shared<Args>();
   auto* up =
@@ -45,6 +46,9 @@ void add_up(CLI::App& lab, int& exit_code) {
                  "turned off, every frame MTU-sized with a full checksum")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
+  up->add_option("--workers", a->workers, "natgw's datapath workers (datapath.workers in its config)")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
   up->add_option("--config-out", a->config_out, "Also write the lab's natgw config to this file");
   up->add_flag("--keep-on-error", a->keep, "Leave a half-built lab in place for inspection");
   up->footer(
@@ -58,6 +62,7 @@ void add_up(CLI::App& lab, int& exit_code) {
     o.spec.public_ips = a->public_ips;
     o.spec.gateway = *lab::parse_gateway_mode(a->gateway);
     o.spec.offloads = a->offloads == "on";
+    o.spec.workers = a->workers;
     o.config_out = optional_name(a->config_out);
     o.keep_on_error = a->keep;
     exit_code = lab::lab_up(o, std::cout, std::cerr);

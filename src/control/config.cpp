@@ -391,6 +391,8 @@ Config to_config(const Draft& d) {
   c.interfaces.inside = iface(d.inside);
   c.interfaces.outside = iface(d.outside);
   if (d.api_listen) c.api.listen = d.api_listen->value;
+  if (d.workers) c.datapath.workers = static_cast<std::uint32_t>(d.workers->value);
+  for (const auto& f : d.cpus) c.datapath.cpus.push_back(static_cast<std::uint32_t>(f.value));
   if (d.network.present) c.network = to_network(d.network);
   return c;
 }
@@ -428,6 +430,13 @@ Draft to_draft(const Config& c) {
   d.inside = iface(c.interfaces.inside, "interfaces.inside");
   d.outside = iface(c.interfaces.outside, "interfaces.outside");
   d.api_listen = Field<net::Endpoint>{"api.listen", text(c.api.listen), {}, c.api.listen};
+  const auto workers = static_cast<std::int64_t>(c.datapath.workers);
+  d.workers = Field<std::int64_t>{"datapath.workers", std::to_string(workers), {}, workers};
+  for (std::size_t i = 0; i < c.datapath.cpus.size(); ++i) {
+    const auto cpu = static_cast<std::int64_t>(c.datapath.cpus[i]);
+    d.cpus.push_back({fmt::format("datapath.cpus[{}]", i), std::to_string(cpu), {}, cpu});
+  }
+  d.cpu_entries = c.datapath.cpus.size();
   if (c.network) d.network = to_network_draft(*c.network);
   return d;
 }

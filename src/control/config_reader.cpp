@@ -22,8 +22,9 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 5> kTopKeys = {"profile", "gateway", "interfaces", "api",
-                                                     "network"};
+constexpr std::array<std::string_view, 6> kTopKeys = {"profile", "gateway", "interfaces", "api",
+                                                     "network", "datapath"};
+constexpr std::array<std::string_view, 2> kDatapathKeys = {"workers", "cpus"};
 constexpr std::array<std::string_view, 5> kGatewayKeys = {
     "name", "idle_timeout_minutes", "public_ips", "public_ip_prefixes", "subnets"};
 constexpr std::array<std::string_view, 2> kInterfacesKeys = {"inside", "outside"};
@@ -141,6 +142,7 @@ class Reader {
     read_interfaces(*top);
     if (const auto* e = top->find("api")) read_api(*e);
     if (const auto* e = top->find("network")) read_network(*e);
+    if (const auto* e = top->find("datapath")) read_datapath(*e);
     return std::move(draft_);
   }
 
@@ -412,6 +414,23 @@ class Reader {
     if (const auto* n = m->find("listen")) {
       if (const auto s = read_scalar(*n, m->path, allowed::api_listen())) {
         draft_.api_listen = read_value<net::Endpoint>(*s, allowed::api_listen(), parse_endpoint);
+      }
+    }
+  }
+
+  void read_datapath(const Entry& e) {
+    const auto m = read_map(e.value, "datapath", position(e.key), kDatapathKeys);
+    if (!m) return;
+    if (const auto* n = m->find("workers")) draft_.workers = read_integer(*n, m->path, allowed::workers());
+    if (const auto* n = m->find("cpus")) {
+      draft_.cpus_at = position(n->key);
+      bool bad_shape = false;
+      const auto entries = read_list(*n, m->path, allowed::cpu(), bad_shape);
+      draft_.cpu_entries = bad_shape ? 1 : entries.size();
+      for (const auto& [key, node] : entries) {
+        if (auto f = read_integer(Entry{key, node, node}, "", allowed::cpu())) {
+          draft_.cpus.push_back(std::move(*f));
+        }
       }
     }
   }

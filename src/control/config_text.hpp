@@ -70,6 +70,8 @@ namespace allowed {
 [[nodiscard]] std::string backend();
 [[nodiscard]] std::string next_hop();
 [[nodiscard]] std::string api_listen();
+[[nodiscard]] std::string workers();
+[[nodiscard]] std::string cpu();
 // network:
 [[nodiscard]] std::string network_section();
 [[nodiscard]] std::string resource_name();

@@ -69,7 +69,8 @@ Worker::Worker(WorkerConfig config, std::unique_ptr<io::Port> inside,
       out_(std::move(outside)),
       engine_(cfg_.engine),
       nb_in_(neighbor_config(*in_, cfg_.inside_addresses, {}, cfg_.neighbor_capacity)),
-      nb_out_(neighbor_config(*out_, cfg_.outside_addresses, cfg_.engine.public_ips,
+      nb_out_(neighbor_config(*out_, cfg_.outside_addresses,
+                              cfg_.primary ? cfg_.engine.public_ips : std::vector<net::Ipv4>{},
                               cfg_.neighbor_capacity)) {
   if (cfg_.engine.subnets.empty()) throw std::invalid_argument("no subnet attached");
   // Probes come from the inside interface's own address when it is in an attached subnet (as a
@@ -437,6 +438,7 @@ void Worker::send_probe(nat::Time now) noexcept {
 
 void Worker::announce(nat::Time now) noexcept {
   for (const auto& p : engine_.public_ips()) {
+    if (!cfg_.primary) break;
     if (!p.accepting) continue;
     const std::size_t len = nb_out_.announce(p.addr, scratch_);
     if (len > 0) transmit(*out_, scratch_.data(), static_cast<std::uint32_t>(len));
@@ -447,7 +449,7 @@ void Worker::announce(nat::Time now) noexcept {
 
 std::string Worker::reconfigure(const nat::EngineConfig& next) {
   std::string err = engine_.reconfigure(next);
-  if (err.empty()) nb_out_.set_answer_for(next.public_ips);
+  if (err.empty() && cfg_.primary) nb_out_.set_answer_for(next.public_ips);
   return err;
 }
 
@@ -467,6 +469,19 @@ void Worker::housekeeping(nat::Time now) noexcept {
     nb_in_.expire(now);
     nb_out_.expire(now);
     last_expire_ = now;
+  }
+}
+
+void Worker::learn_from_taps(nat::Time now) noexcept {
+  for (auto [tap, nb] : {std::pair{tap_in_.get(), &nb_in_}, std::pair{tap_out_.get(), &nb_out_}}) {
+    if (tap == nullptr) continue;
+    const std::size_t n = tap->rx_burst(rx_);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (rx_[i].len >= kEth && ether_type(rx_[i].data) == net::kEtherTypeArp) {
+        (void)nb->on_arp({rx_[i].data, rx_[i].len}, now, scratch_);  // learn; the primary answers
+      }
+    }
+    tap->rx_done();
   }
 }
 
@@ -517,6 +532,7 @@ std::size_t Worker::poll_once(nat::Time now) noexcept {
     send_probe(now);
     out_->tx_flush();
   }
+  learn_from_taps(now);
   housekeeping(now);
   run_calls();
   return a + b;

@@ -42,6 +42,9 @@ struct WorkerConfig {
   // The network around the gateway (routes, security rules), enforced on new connections; null:
   // none (no `network:` section).
   std::shared_ptr<const vnet::Network> network;
+  // One of several workers (shard.hpp): only the primary answers ARP for the public IPs and
+  // announces them; the others learn neighbours from ARP through their taps (set_arp_taps).
+  bool primary = true;
 };
 
 // Datapath-level counters (the engine has its own).
@@ -109,6 +112,14 @@ class Worker {
   [[nodiscard]] const std::shared_ptr<const vnet::Network>& network() const noexcept { return cfg_.network; }
   [[nodiscard]] std::vector<RuleDenials> security_rule_denials() const;
 
+  // With several workers, the fanout group gives every ARP frame to the primary worker alone;
+  // another worker reads a copy of each from these ports (bound to ARP only) to learn its
+  // neighbours (the next hop's answer to its own request, for one). Before run().
+  void set_arp_taps(std::unique_ptr<io::Port> inside, std::unique_ptr<io::Port> outside) {
+    tap_in_ = std::move(inside);
+    tap_out_ = std::move(outside);
+  }
+
   // Attaches (or with nullptr detaches) a capture session. Worker thread only: use call().
   void attach_capture(CaptureSession* session) noexcept { capture_ = session; }
 
@@ -138,6 +149,7 @@ class Worker {
                 const io::Offload& offload = {}) noexcept;
   bool prepare_offload(io::Frame& f, std::uint8_t* ip, const io::Port& tx_port) noexcept;
   void housekeeping(nat::Time now) noexcept;
+  void learn_from_taps(nat::Time now) noexcept;
   void run_calls() noexcept;
   [[nodiscard]] bool is_local(const std::vector<net::Ipv4>& addrs, net::Ipv4 a) const noexcept;
   [[nodiscard]] std::optional<net::MacAddress> next_hop_mac(nat::Time now) noexcept;
@@ -148,6 +160,8 @@ class Worker {
   WorkerConfig cfg_;
   std::unique_ptr<io::Port> in_;
   std::unique_ptr<io::Port> out_;
+  std::unique_ptr<io::Port> tap_in_;   // ARP copies, non-primary workers only
+  std::unique_ptr<io::Port> tap_out_;
   nat::Engine engine_;
   NeighborTable nb_in_;
   NeighborTable nb_out_;

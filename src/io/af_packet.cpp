@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
@@ -78,9 +79,17 @@ void store_release(std::uint32_t& v, std::uint32_t x) noexcept {
   std::atomic_ref<std::uint32_t>(v).store(x, std::memory_order_release);
 }
 
+#ifndef PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+#define PACKET_FANOUT_FLAG_IGNORE_OUTGOING 0x4000
+#endif
+
+static_assert(sizeof(BpfInstruction) == sizeof(sock_filter));
+
 class AfPacketPort final : public Port {
  public:
   AfPacketPort(const std::string& ifname, const AfPacketOptions& opt);
+  // Joins fanout group `id` (0: a new one with a kernel-chosen id); returns the group id.
+  std::uint16_t join_fanout(std::uint16_t id, const std::vector<BpfInstruction>* program);
   ~AfPacketPort() override;
 
   std::size_t rx_burst(std::span<Frame> out) noexcept override;
@@ -186,7 +195,7 @@ AfPacketPort::AfPacketPort(const std::string& ifname, const AfPacketOptions& opt
 
   sockaddr_ll sll{};
   sll.sll_family = AF_PACKET;
-  sll.sll_protocol = htons(ETH_P_ALL);
+  sll.sll_protocol = htons(opt_.ether_type);
   sll.sll_ifindex = ifindex_;
   if (::bind(fd_, reinterpret_cast<const sockaddr*>(&sll), sizeof sll) != 0) {
     fail(errno, ifname, "cannot bind the packet socket");
@@ -430,6 +439,32 @@ void AfPacketPort::tx_flush() noexcept {
   tx_stage_used_ = 0;
 }
 
+std::uint16_t AfPacketPort::join_fanout(std::uint16_t id, const std::vector<BpfInstruction>* program) {
+  const auto join = [&](int flags) {
+    const int arg = static_cast<int>(id) | ((PACKET_FANOUT_CBPF | flags) << 16);
+    return ::setsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) == 0;
+  };
+  const int unique = id == 0 ? PACKET_FANOUT_FLAG_UNIQUEID : 0;
+  // Every member must join with the same flags; a kernel without IGNORE_OUTGOING refuses it for
+  // the first member already, and then the group goes without (sent frames are seen and left
+  // alone: they are not addressed to this interface).
+  if (!join(unique | PACKET_FANOUT_FLAG_IGNORE_OUTGOING) && !join(unique)) {
+    fail(errno, ifname_, "setsockopt PACKET_FANOUT (packet fanout group)");
+  }
+  int got = 0;
+  socklen_t len = sizeof got;
+  if (::getsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &got, &len) != 0) {
+    fail(errno, ifname_, "getsockopt PACKET_FANOUT");
+  }
+  if (program != nullptr) {
+    sock_fprog prog{};
+    prog.len = static_cast<unsigned short>(program->size());
+    prog.filter = reinterpret_cast<sock_filter*>(const_cast<BpfInstruction*>(program->data()));
+    setopt(SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof prog, "PACKET_FANOUT_DATA (steering program)");
+  }
+  return static_cast<std::uint16_t>(got & 0xFFFF);
+}
+
 PortStats AfPacketPort::stats() const {
   tpacket_stats_v3 st{};
   socklen_t len = sizeof st;
@@ -444,6 +479,21 @@ PortStats AfPacketPort::stats() const {
 
 std::unique_ptr<Port> open_af_packet(const std::string& ifname, const AfPacketOptions& options) {
   return std::make_unique<AfPacketPort>(ifname, options);
+}
+
+std::vector<std::unique_ptr<Port>> open_af_packet_group(const std::string& ifname,
+                                                        const AfPacketOptions& options, std::size_t count,
+                                                        const std::vector<BpfInstruction>& program) {
+  std::vector<std::unique_ptr<Port>> ports;
+  std::uint16_t id = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto p = std::make_unique<AfPacketPort>(ifname, options);
+    // The program goes with the first member: until then (a moment at start) every frame goes
+    // to member 0, as an unset program returns 0.
+    id = p->join_fanout(id, i == 0 ? &program : nullptr);
+    ports.push_back(std::move(p));
+  }
+  return ports;
 }
 
 }  // namespace natgw::io

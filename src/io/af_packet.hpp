@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/port.hpp"
 
@@ -60,12 +61,34 @@ struct AfPacketOptions {
   // super-frames of up to 64 KiB and partial checksums pass whole. Falls back to off (the port's
   // offloads() says which) on a kernel that refuses it.
   bool offloads = true;
+  // Frames received: every protocol (ETH_P_ALL), or only this EtherType (e.g. 0x0806, ARP).
+  std::uint16_t ether_type = 0x0003;  // ETH_P_ALL
 };
+
+// One classic BPF instruction (layout of the kernel's struct sock_filter).
+struct BpfInstruction {
+  std::uint16_t code = 0;
+  std::uint8_t jt = 0;
+  std::uint8_t jf = 0;
+  std::uint32_t k = 0;
+};
+
 
 // Opens `ifname` in the calling thread's network namespace. Throws std::system_error whose
 // what() names the interface and the cause: no such interface, interface down, not permitted
 // (needs CAP_NET_RAW), or the ring setup the kernel refused. Not for the hot path.
 [[nodiscard]] std::unique_ptr<Port> open_af_packet(const std::string& ifname,
                                                    const AfPacketOptions& options = {});
+
+// Opens `count` ports on `ifname` in one new packet fanout group (PACKET_FANOUT_CBPF, a unique
+// group id chosen by the kernel): each received frame goes to exactly one of them, port
+// `program(frame) % count`. `program` runs on the frame from its network header (the kernel's
+// fanout hook sees the skb after the Ethernet header was pulled); the frame's EtherType is the
+// ancillary load SKF_AD_PROTOCOL. Ports are returned in member order. Frames sent on the
+// interface are not delivered to the group (PACKET_FANOUT_FLAG_IGNORE_OUTGOING) where the kernel
+// supports it. Throws std::system_error as open_af_packet does.
+[[nodiscard]] std::vector<std::unique_ptr<Port>> open_af_packet_group(
+    const std::string& ifname, const AfPacketOptions& options, std::size_t count,
+    const std::vector<BpfInstruction>& program);
 
 }  // namespace natgw::io

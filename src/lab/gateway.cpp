@@ -23,6 +23,7 @@ std::string render_natgw_config(const LabSpec& spec) {
     << " }\n"
     << "api:\n"
     << "  listen: " << kApiListen << "\n";
+  if (spec.workers > 1) c << "datapath:\n  workers: " << spec.workers << "\n";
   return c.str();
 }
 

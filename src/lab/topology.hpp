@@ -60,6 +60,7 @@ struct LabSpec {
   // Leave the veths' offloads as the kernel sets them (checksum offload, TSO/GSO on: senders
   // hand over 64 KiB super-frames with partial checksums). false: off everywhere, MTU frames.
   bool offloads = true;
+  int workers = 1;  // natgw's datapath.workers
 };
 
 // Empty if the spec can be built, else one message per problem naming option, value and range.
