@@ -98,7 +98,8 @@ class Rules {
       }
     }
     const std::int64_t workers = d_.workers ? d_.workers->value : 1;
-    if (d_.cpu_entries != 0 && static_cast<std::int64_t>(d_.cpu_entries) != workers) {
+    const bool workers_ok = workers >= 1 && workers <= kMaxWorkers;  // else reported above
+    if (workers_ok && d_.cpu_entries != 0 && static_cast<std::int64_t>(d_.cpu_entries) != workers) {
       add_error(errors_, "datapath.cpus", "",
                 fmt::format("{} CPU{} for {} worker{}; allowed: none (not pinned), or one CPU per worker",
                             d_.cpu_entries, d_.cpu_entries == 1 ? "" : "s", workers, workers == 1 ? "" : "s"),
