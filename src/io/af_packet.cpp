@@ -6,12 +6,14 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -89,7 +91,9 @@ class AfPacketPort final : public Port {
  public:
   AfPacketPort(const std::string& ifname, const AfPacketOptions& opt);
   // Joins fanout group `id` (0: a new one with a kernel-chosen id); returns the group id.
-  std::uint16_t join_fanout(std::uint16_t id, const std::vector<BpfInstruction>* program);
+  // frames mode: the second socket (super-frames) joins group `big_id` the same way.
+  std::array<std::uint16_t, 2> join_fanout(std::array<std::uint16_t, 2> ids,
+                                           const std::vector<BpfInstruction>* program);
   ~AfPacketPort() override;
 
   std::size_t rx_burst(std::span<Frame> out) noexcept override;
@@ -97,7 +101,7 @@ class AfPacketPort final : public Port {
   std::size_t tx_burst(std::span<const Frame> frames) noexcept override;
   void tx_flush() noexcept override;
 
-  int fd() const noexcept override { return fd_; }
+  int fd() const noexcept override { return frames_ ? epfd_ : fd_; }
   MacAddress mac() const noexcept override { return mac_; }
   int ifindex() const noexcept override { return ifindex_; }
   std::uint32_t mtu() const noexcept override { return mtu_; }
@@ -110,6 +114,27 @@ class AfPacketPort final : public Port {
   void setopt(int level, int name, const void* value, socklen_t len, const char* what);
   void query_interface();
   void setup_rings();
+  // A TPACKET_V2 receive ring (RxMode::frames).
+  struct RingV2 {
+    int fd = -1;
+    std::uint8_t* map = nullptr;
+    std::size_t map_len = 0;
+    std::uint32_t frame_size = 0, frames_per_block = 0, block_size = 0, count = 0;
+    std::uint32_t next = 0;     // next slot to look at
+    std::uint32_t release = 0;  // oldest slot held by user space
+    std::uint32_t held = 0;
+    tpacket2_hdr* slot(std::uint32_t i) const noexcept {
+      return reinterpret_cast<tpacket2_hdr*>(map + std::size_t{i / frames_per_block} * block_size +
+                                             std::size_t{i % frames_per_block} * frame_size);
+    }
+  };
+  void setup_ring_v2(RingV2& r, std::uint32_t block_size, std::uint32_t frame_size, std::uint32_t frames);
+  void attach_size_filter(int fd, bool big);
+  void open_big_socket();
+  std::size_t rx_burst_frames(std::span<Frame> out) noexcept;
+  std::uint16_t join_fanout_fd(int fd, std::uint16_t id, const std::vector<BpfInstruction>* program);
+  void rx_done_frames() noexcept;
+  [[noreturn]] void fail_errno(const std::string& what) const { fail(errno, ifname_, what); }
   std::size_t tx_burst_ring(std::span<const Frame> frames) noexcept;
   std::size_t tx_burst_mmsg(std::span<const Frame> frames) noexcept;
   [[nodiscard]] bool tx_acceptable(const Frame& f) const noexcept {
@@ -132,6 +157,10 @@ class AfPacketPort final : public Port {
   std::uint32_t max_frame_ = 0;
   std::uint32_t max_gso_frame_ = 0;
   bool vnet_ = false;  // PACKET_VNET_HDR: a struct virtio_net_hdr precedes every frame
+  bool frames_ = false;  // RxMode::frames: small_ on fd_, big_ on a socket of its own
+  RingV2 small_;
+  RingV2 big_;
+  int epfd_ = -1;
 
   std::uint8_t* map_ = nullptr;  // rx ring, then tx ring (ring mode)
   std::size_t map_len_ = 0;
@@ -178,8 +207,9 @@ AfPacketPort::AfPacketPort(const std::string& ifname, const AfPacketOptions& opt
   }
   query_interface();
 
-  const int v3 = TPACKET_V3;
-  setopt(SOL_PACKET, PACKET_VERSION, &v3, sizeof v3, "PACKET_VERSION TPACKET_V3");
+  frames_ = opt_.rx_mode == RxMode::frames && opt_.tx_mode == TxMode::sendmmsg;
+  const int version = frames_ ? TPACKET_V2 : TPACKET_V3;
+  setopt(SOL_PACKET, PACKET_VERSION, &version, sizeof version, "PACKET_VERSION");
   const int one = 1;
   // Before the rings (the kernel refuses it after). A kernel without it (before 5.7 for the rx
   // ring) leaves the port without offloads(): the caller then sees MTU-size frames only when
@@ -200,6 +230,18 @@ AfPacketPort::AfPacketPort(const std::string& ifname, const AfPacketOptions& opt
   if (::bind(fd_, reinterpret_cast<const sockaddr*>(&sll), sizeof sll) != 0) {
     fail(errno, ifname, "cannot bind the packet socket");
   }
+  if (frames_) {
+    open_big_socket();
+    epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) fail_errno("epoll_create1");
+    for (const int f : {fd_, big_.fd}) {
+      if (f < 0) continue;
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = f;
+      if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, f, &ev) != 0) fail_errno("epoll_ctl");
+    }
+  }
   if (opt_.promiscuous) {
     packet_mreq mreq{};
     mreq.mr_ifindex = ifindex_;
@@ -210,7 +252,70 @@ AfPacketPort::AfPacketPort(const std::string& ifname, const AfPacketOptions& opt
 
 AfPacketPort::~AfPacketPort() {
   if (map_ != nullptr) ::munmap(map_, map_len_);
+  if (big_.map != nullptr) ::munmap(big_.map, big_.map_len);
+  if (big_.fd >= 0) ::close(big_.fd);
+  if (epfd_ >= 0) ::close(epfd_);
   if (fd_ >= 0) ::close(fd_);
+}
+
+// Frames of at most kSmallFrameMax bytes (big: larger ones); the rest is not for this socket.
+void AfPacketPort::attach_size_filter(int fd, bool big) {
+  sock_filter code[] = {
+      {BPF_LD | BPF_W | BPF_LEN, 0, 0, 0},
+      {BPF_JMP | BPF_JGT | BPF_K, static_cast<std::uint8_t>(big ? 0 : 1), static_cast<std::uint8_t>(big ? 1 : 0),
+       kSmallFrameMax},
+      {BPF_RET | BPF_K, 0, 0, 0x40000},  // accept (the whole frame)
+      {BPF_RET | BPF_K, 0, 0, 0},
+  };
+  sock_fprog prog{4, code};
+  if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0) fail_errno("SO_ATTACH_FILTER");
+}
+
+void AfPacketPort::setup_ring_v2(RingV2& r, std::uint32_t block_size, std::uint32_t frame_size,
+                                 std::uint32_t frames) {
+  r.frame_size = frame_size;
+  r.block_size = block_size;
+  r.frames_per_block = block_size / frame_size;
+  const std::uint32_t blocks = (frames + r.frames_per_block - 1) / r.frames_per_block;
+  r.count = blocks * r.frames_per_block;
+  tpacket_req3 req{};
+  req.tp_block_size = block_size;
+  req.tp_block_nr = blocks;
+  req.tp_frame_size = frame_size;
+  req.tp_frame_nr = r.count;
+  if (::setsockopt(r.fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(tpacket_req)) != 0) {
+    fail_errno("setsockopt PACKET_RX_RING (TPACKET_V2)");
+  }
+  r.map_len = std::size_t{block_size} * blocks;
+  void* m = ::mmap(nullptr, r.map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r.fd, 0);
+  if (m == MAP_FAILED) fail_errno("cannot map the packet ring");
+  r.map = static_cast<std::uint8_t*>(m);
+}
+
+// The second socket of RxMode::frames: super-frames and jumbo frames, in 64 KiB slots.
+void AfPacketPort::open_big_socket() {
+  big_.fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (big_.fd < 0) fail_errno("cannot open a packet socket");
+  const int v2 = TPACKET_V2, one = 1;
+  if (::setsockopt(big_.fd, SOL_PACKET, PACKET_VERSION, &v2, sizeof v2) != 0) fail_errno("PACKET_VERSION");
+  if (vnet_ && ::setsockopt(big_.fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) {
+    fail_errno("PACKET_VNET_HDR");
+  }
+  attach_size_filter(big_.fd, true);
+  // Room for the ring header, the virtio_net_hdr and a 64 KiB IPv4 packet in Ethernet.
+  constexpr std::uint32_t kBigFrame = 65536 + 512;
+  constexpr std::uint32_t kBigBlock = 1u << 20;
+  setup_ring_v2(big_, kBigBlock, kBigFrame, std::max<std::uint32_t>(opt_.rx_big_frame_count, 1));
+  if (::setsockopt(big_.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) != 0) {
+    fail_errno("PACKET_IGNORE_OUTGOING");
+  }
+  sockaddr_ll sll{};
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(opt_.ether_type);
+  sll.sll_ifindex = ifindex_;
+  if (::bind(big_.fd, reinterpret_cast<const sockaddr*>(&sll), sizeof sll) != 0) {
+    fail_errno("cannot bind the packet socket");
+  }
 }
 
 void AfPacketPort::setopt(int level, int name, const void* value, socklen_t len, const char* what) {
@@ -254,6 +359,16 @@ void AfPacketPort::setup_rings() {
       opt_.tx_frame_size > kTxBlockSize || opt_.tx_frame_count == 0) {
     fail(EINVAL, ifname_, "tx_frame_size must be a power of two in 128..65536, tx_frame_count > 0");
   }
+  if (frames_) {
+    if (opt_.rx_frame_size < 256 || opt_.rx_frame_size % TPACKET_ALIGNMENT != 0 ||
+        opt_.rx_frame_size > opt_.rx_block_size) {
+      fail(EINVAL, ifname_, "rx_frame_size must be a multiple of 16 in 256..rx_block_size");
+    }
+    attach_size_filter(fd_, false);
+    small_.fd = fd_;
+    setup_ring_v2(small_, opt_.rx_block_size, opt_.rx_frame_size,
+                  opt_.rx_block_size / opt_.rx_frame_size * opt_.rx_block_count);
+  }
   constexpr std::uint32_t kRxFrameSize = 2048;  // V3 ignores it beyond this consistency check
   tpacket_req3 rx{};
   rx.tp_block_size = opt_.rx_block_size;
@@ -261,14 +376,17 @@ void AfPacketPort::setup_rings() {
   rx.tp_frame_size = kRxFrameSize;
   rx.tp_frame_nr = opt_.rx_block_size / kRxFrameSize * opt_.rx_block_count;
   rx.tp_retire_blk_tov = opt_.rx_block_timeout_ms;
-  setopt(SOL_PACKET, PACKET_RX_RING, &rx, sizeof rx, "PACKET_RX_RING");
-  map_len_ = std::size_t{opt_.rx_block_size} * opt_.rx_block_count;
+  if (!frames_) {
+    setopt(SOL_PACKET, PACKET_RX_RING, &rx, sizeof rx, "PACKET_RX_RING");
+    map_len_ = std::size_t{opt_.rx_block_size} * opt_.rx_block_count;
+  }
 
   std::size_t tx_len = 0;
   const std::uint32_t vnet_len = vnet_ ? kVnetHdr : 0;
   const std::uint32_t tx_max = opt_.tx_mode == TxMode::ring
                                    ? opt_.tx_frame_size - kTxDataOffset - vnet_len
-                                   : std::min(opt_.tx_frame_count * opt_.tx_frame_size, kMaxSuperFrame);
+                                   : vnet_ ? kMaxSuperFrame
+                                           : std::min(opt_.tx_frame_count * opt_.tx_frame_size, kMaxSuperFrame);
   max_frame_ = std::min(mtu_ + static_cast<std::uint32_t>(net::kEthHeader), tx_max);
   max_gso_frame_ = vnet_ ? std::max(max_frame_, tx_max) : max_frame_;
   if (opt_.tx_mode == TxMode::ring) {
@@ -285,7 +403,10 @@ void AfPacketPort::setup_rings() {
   } else {
     // Room for tx_frame_count frames of tx_frame_size, packed: many small frames or a few
     // super-frames.
-    tx_stage_.resize(std::size_t{opt_.tx_frame_count} * opt_.tx_frame_size + kStageAlign);
+    // With offloads, at least a worker batch (64 frames) of super-frames.
+    const std::size_t stage = std::max<std::size_t>(std::size_t{opt_.tx_frame_count} * opt_.tx_frame_size,
+                                                    vnet_ ? std::size_t{72} * (kMaxSuperFrame + kStageAlign) : 0);
+    tx_stage_.resize(stage + kStageAlign);
     tx_vnet_.resize(std::size_t{opt_.tx_frame_count} * kVnetHdr);
     tx_iov_.resize(std::size_t{opt_.tx_frame_count} * 2);
     tx_msgs_.resize(opt_.tx_frame_count);
@@ -298,6 +419,7 @@ void AfPacketPort::setup_rings() {
     }
   }
 
+  if (frames_) return;  // the small ring is mapped; no tx ring in this mode
   void* m =
       ::mmap(nullptr, map_len_ + tx_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, 0);
   if (m == MAP_FAILED) fail(errno, ifname_, "cannot map the packet rings");
@@ -306,7 +428,46 @@ void AfPacketPort::setup_rings() {
   map_len_ += tx_len;
 }
 
+std::size_t AfPacketPort::rx_burst_frames(std::span<Frame> out) noexcept {
+  std::size_t n = 0;
+  for (RingV2* r : {&small_, &big_}) {
+    if (r->fd < 0) continue;
+    while (n < out.size() && r->held < r->count) {
+      tpacket2_hdr* h = r->slot(r->next);
+      const std::uint32_t status = load_acquire(h->tp_status);
+      if ((status & TP_STATUS_USER) == 0) break;
+      r->next = r->next + 1 == r->count ? 0 : r->next + 1;
+      ++r->held;
+      std::uint8_t* data = reinterpret_cast<std::uint8_t*>(h) + h->tp_mac;
+      const std::uint32_t len = h->tp_snaplen;
+      if (len < h->tp_len || (status & TP_STATUS_VLAN_VALID) != 0) {
+        ++stats_.rx_invalid;
+        continue;
+      }
+      Frame& f = out[n++];
+      f = Frame{data, len, (status & TP_STATUS_CSUMNOTREADY) != 0, {}};
+      if (vnet_) {
+        f.offload = read_vnet(data - kVnetHdr);
+        f.csum_partial = f.offload.needs_csum();
+      }
+      ++stats_.rx_frames;
+      stats_.rx_bytes += len;
+    }
+  }
+  return n;
+}
+
+void AfPacketPort::rx_done_frames() noexcept {
+  for (RingV2* r : {&small_, &big_}) {
+    for (; r->held > 0; --r->held) {
+      store_release(r->slot(r->release)->tp_status, TP_STATUS_KERNEL);
+      r->release = r->release + 1 == r->count ? 0 : r->release + 1;
+    }
+  }
+}
+
 std::size_t AfPacketPort::rx_burst(std::span<Frame> out) noexcept {
+  if (frames_) return rx_burst_frames(out);
   std::size_t n = 0;
   while (n < out.size()) {
     if (rx_left_ == 0) {
@@ -343,6 +504,10 @@ std::size_t AfPacketPort::rx_burst(std::span<Frame> out) noexcept {
 }
 
 void AfPacketPort::rx_done() noexcept {
+  if (frames_) {
+    rx_done_frames();
+    return;
+  }
   // The block being read (frames left) stays held; every other held block goes back.
   std::uint32_t release = rx_held_ - (rx_left_ > 0 ? 1 : 0);
   rx_held_ -= release;
@@ -439,10 +604,20 @@ void AfPacketPort::tx_flush() noexcept {
   tx_stage_used_ = 0;
 }
 
-std::uint16_t AfPacketPort::join_fanout(std::uint16_t id, const std::vector<BpfInstruction>* program) {
+std::array<std::uint16_t, 2> AfPacketPort::join_fanout(std::array<std::uint16_t, 2> ids,
+                                                       const std::vector<BpfInstruction>* program) {
+  std::array<std::uint16_t, 2> out{};
+  const std::array<int, 2> fds = {fd_, big_.fd};
+  for (std::size_t k = 0; k < 2; ++k) {
+    if (fds[k] >= 0) out[k] = join_fanout_fd(fds[k], ids[k], program);
+  }
+  return out;
+}
+
+std::uint16_t AfPacketPort::join_fanout_fd(int fd, std::uint16_t id, const std::vector<BpfInstruction>* program) {
   const auto join = [&](int flags) {
     const int arg = static_cast<int>(id) | ((PACKET_FANOUT_CBPF | flags) << 16);
-    return ::setsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) == 0;
+    return ::setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) == 0;
   };
   const int unique = id == 0 ? PACKET_FANOUT_FLAG_UNIQUEID : 0;
   // Every member must join with the same flags; a kernel without IGNORE_OUTGOING refuses it for
@@ -453,23 +628,27 @@ std::uint16_t AfPacketPort::join_fanout(std::uint16_t id, const std::vector<BpfI
   }
   int got = 0;
   socklen_t len = sizeof got;
-  if (::getsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &got, &len) != 0) {
+  if (::getsockopt(fd, SOL_PACKET, PACKET_FANOUT, &got, &len) != 0) {
     fail(errno, ifname_, "getsockopt PACKET_FANOUT");
   }
   if (program != nullptr) {
     sock_fprog prog{};
     prog.len = static_cast<unsigned short>(program->size());
     prog.filter = reinterpret_cast<sock_filter*>(const_cast<BpfInstruction*>(program->data()));
-    setopt(SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof prog, "PACKET_FANOUT_DATA (steering program)");
+    if (::setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof prog) != 0) {
+      fail_errno("setsockopt PACKET_FANOUT_DATA (steering program)");
+    }
   }
   return static_cast<std::uint16_t>(got & 0xFFFF);
 }
 
 PortStats AfPacketPort::stats() const {
-  tpacket_stats_v3 st{};
-  socklen_t len = sizeof st;
-  if (::getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
-    kernel_drops_ += st.tp_drops;
+  for (const int f : {fd_, big_.fd}) {
+    if (f < 0) continue;
+    tpacket_stats_v3 st{};
+    socklen_t len = sizeof st;
+    if (::getsockopt(f, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) kernel_drops_ += st.tp_drops;
+  }
   PortStats s = stats_;
   s.rx_kernel_drops = kernel_drops_;
   return s;
@@ -485,12 +664,12 @@ std::vector<std::unique_ptr<Port>> open_af_packet_group(const std::string& ifnam
                                                         const AfPacketOptions& options, std::size_t count,
                                                         const std::vector<BpfInstruction>& program) {
   std::vector<std::unique_ptr<Port>> ports;
-  std::uint16_t id = 0;
+  std::array<std::uint16_t, 2> ids{};  // one group per ring of a port (RxMode::frames: two)
   for (std::size_t i = 0; i < count; ++i) {
     auto p = std::make_unique<AfPacketPort>(ifname, options);
     // The program goes with the first member: until then (a moment at start) every frame goes
     // to member 0, as an unset program returns 0.
-    id = p->join_fanout(id, i == 0 ? &program : nullptr);
+    ids = p->join_fanout(ids, i == 0 ? &program : nullptr);
     ports.push_back(std::move(p));
   }
   return ports;

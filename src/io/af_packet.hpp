@@ -1,6 +1,13 @@
 // AF_PACKET backend: one packet socket bound to one interface (ETH_P_ALL).
 //
-//  - rx: a TPACKET_V3 ring (PACKET_RX_RING, mmap). The kernel fills blocks of frames; a block is
+//  - rx, RxMode::frames (default): two packet sockets per port, each with a TPACKET_V2 ring
+//    (PACKET_RX_RING, mmap) whose slots the kernel hands over one by one, with no added latency.
+//    A socket filter splits the traffic by size: frames of at most kSmallFrameMax bytes go to
+//    the first ring (rx_frame_size slots: many of them, for bursts of small packets), larger
+//    ones (super-frames, jumbo frames) to the second (64 KiB slots, fewer). fd() is an epoll
+//    descriptor over both. A small frame may be returned before a super-frame that arrived just
+//    before it (the rings are read in turn); TCP copes with that rare reordering.
+//  - rx, RxMode::blocks: a TPACKET_V3 ring (PACKET_RX_RING, mmap). The kernel fills blocks of frames; a block is
 //    handed to user space when it is full or when rx_block_timeout_ms passed since its first
 //    frame, so at low rates a frame waits up to that timeout (rounded up to a kernel tick) before
 //    rx_burst sees it. rx_burst walks the frames of the ready blocks in place; rx_done gives
@@ -25,7 +32,8 @@
 //    (typically 47..64 KiB on veth), is returned whole with gso_type/gso_size/hdr_len, and sent
 //    whole: the kernel (or the NIC) segments it on transmit. Partial checksums (kNeedsCsum) keep
 //    csum_start/csum_offset. sendmmsg mode packs frames in a staging area of tx_frame_count x
-//    tx_frame_size bytes, so it holds many small frames or a few super-frames; ring mode takes
+//    tx_frame_size bytes (with offloads at least 72 super-frames), so it holds many small frames
+//    or a worker's batch of super-frames; ring mode takes
 //    super-frames only up to its slot size.
 //  - Frames received with TP_STATUS_CSUMNOTREADY (or kNeedsCsum) have Frame::csum_partial set.
 //    Frames longer than the MTU arrive when the interface aggregates (GRO/LRO): they are
@@ -47,8 +55,19 @@
 namespace natgw::io {
 
 enum class TxMode : std::uint8_t { ring, sendmmsg };
+// frames: TPACKET_V2 rings, each frame handed over as soon as the kernel wrote it (latency: none
+// added), two of them per port (see below). blocks: one TPACKET_V3 ring; a frame waits until its
+// block is full or rx_block_timeout_ms passed (1 ms or more: a connection's handshake through
+// the gateway then takes milliseconds). Ring tx mode implies blocks.
+enum class RxMode : std::uint8_t { frames, blocks };
 
 struct AfPacketOptions {
+  RxMode rx_mode = RxMode::frames;
+  // frames mode: slots of rx_frame_size bytes for frames up to kSmallFrameMax bytes, in
+  // rx_block_size blocks (rx_block_count of them); super-frames go to a second socket whose ring
+  // has rx_big_frame_count slots of 64 KiB.
+  std::uint32_t rx_frame_size = 2048;
+  std::uint32_t rx_big_frame_count = 60;
   std::uint32_t rx_block_size = 1u << 18;  // bytes; a multiple of the page size, power of two
   std::uint32_t rx_block_count = 32;
   std::uint32_t rx_block_timeout_ms = 1;  // hand a partly filled block over after this long
@@ -73,6 +92,9 @@ struct BpfInstruction {
   std::uint32_t k = 0;
 };
 
+
+// Frames up to this size go to a port's small-frame ring (RxMode::frames).
+inline constexpr std::uint32_t kSmallFrameMax = 1900;
 
 // Opens `ifname` in the calling thread's network namespace. Throws std::system_error whose
 // what() names the interface and the cause: no such interface, interface down, not permitted
