@@ -617,6 +617,21 @@ int run(const Options& options) {
     return 1;
   }
 
+  // The kernel's own copy of the frames natgw translates is dropped at ingress (host.hpp).
+  const std::string discard = run_nft(ingress_discard_ruleset(in_name, out_name, interface_addresses(in_name),
+                                                              config.engine().public_ips));
+  if (discard.empty()) {
+    spdlog::info("the kernel's copy of translated frames is dropped at ingress (nftables table netdev natgw)");
+  } else {
+    spdlog::warn("{}: the kernel also routes (and drops) every frame natgw translates, which costs CPU", discard);
+  }
+  struct RemoveDiscard {  // on every way out of run()
+    bool installed;
+    ~RemoveDiscard() {
+      if (installed) (void)run_nft(kIngressDiscardRemove);
+    }
+  } remove_discard{discard.empty()};
+
   if (!options.state_file.empty()) restore(workers, config.engine().limits, options.state_file);
 
   Gateway gw(config, workers);

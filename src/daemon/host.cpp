@@ -9,8 +9,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "io/host.hpp"
 
@@ -90,6 +97,61 @@ HostCheck check_host(const std::string& inside, const std::string& outside) {
     }
   }
   return c;
+}
+
+std::string ingress_discard_ruleset(const std::string& inside, const std::string& outside,
+                                    const std::vector<net::Ipv4>& inside_addresses,
+                                    const std::vector<net::Ipv4>& public_ips) {
+  const auto set = [](const std::vector<net::Ipv4>& v) {
+    std::string s = "{ ";
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::string(v[i].text().view());
+    return s + " }";
+  };
+  std::string r = "table netdev natgw\ndelete table netdev natgw\ntable netdev natgw {\n";
+  r += "  chain inside {\n    type filter hook ingress device \"" + inside +
+       "\" priority -500; policy accept;\n    meta protocol ip meta pkttype host ";
+  r += inside_addresses.empty() ? "drop\n" : "ip daddr != " + set(inside_addresses) + " drop\n";
+  r += "  }\n";
+  if (!public_ips.empty()) {
+    r += "  chain outside {\n    type filter hook ingress device \"" + outside +
+         "\" priority -500; policy accept;\n    meta protocol ip ip daddr " + set(public_ips) + " drop\n  }\n";
+  }
+  return r + "}\n";
+}
+
+std::string run_nft(const std::string& ruleset) {
+  int in[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) return std::string("pipe: ") + std::strerror(errno);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  const int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (devnull >= 0) posix_spawn_file_actions_adddup2(&fa, devnull, 1);
+  char arg0[] = "nft", arg1[] = "-f", arg2[] = "-";
+  char* argv[] = {arg0, arg1, arg2, nullptr};
+  pid_t pid = 0;
+  const int rc = ::posix_spawnp(&pid, "nft", &fa, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(in[0]);
+  if (devnull >= 0) ::close(devnull);
+  if (rc != 0) {
+    ::close(in[1]);
+    return std::string("cannot run nft (package nftables): ") + std::strerror(rc);
+  }
+  const ssize_t w = ::write(in[1], ruleset.data(), ruleset.size());
+  ::close(in[1]);
+  int status = 0;
+  for (int i = 0; i < 1000; ++i) {  // 10 s at most
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      if (w != static_cast<ssize_t>(ruleset.size())) return "nft: could not pass the rules";
+      return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "" : "nft refused the rules";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return "nft did not finish within 10 s";
 }
 
 }  // namespace natgw::daemon

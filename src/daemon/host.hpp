@@ -30,4 +30,18 @@ struct HostCheck {
 };
 [[nodiscard]] HostCheck check_host(const std::string& inside, const std::string& outside);
 
+// The kernel sees every frame natgw reads (a packet socket is a tap) and, with forwarding off,
+// routes it only to drop it: with offloads, GRO, ip_rcv and a route lookup per frame, paid on
+// the datapath's CPUs (perf on the lab: ip_rcv was 9% of the natgw thread's cycles during a
+// connection flood). These nftables rules (table `netdev natgw`, ingress hook, which runs after
+// the packet sockets got their copy) drop the kernel's copy early: on the inside, unicast IPv4
+// to the interface's MAC that is not for one of its addresses; on the outside, IPv4 to a public
+// IP. ARP, the hosts' own traffic and everything else stay the kernel's.
+[[nodiscard]] std::string ingress_discard_ruleset(const std::string& inside, const std::string& outside,
+                                                  const std::vector<net::Ipv4>& inside_addresses,
+                                                  const std::vector<net::Ipv4>& public_ips);
+// Runs `nft -f -` with `ruleset` (bounded: 10 s). Empty string on success, else why not.
+[[nodiscard]] std::string run_nft(const std::string& ruleset);
+inline constexpr const char* kIngressDiscardRemove = "delete table netdev natgw\n";
+
 }  // namespace natgw::daemon

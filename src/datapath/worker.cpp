@@ -145,13 +145,13 @@ bool Worker::is_local(const std::vector<net::Ipv4>& addrs, net::Ipv4 a) const no
   return std::find(addrs.begin(), addrs.end(), a) != addrs.end();
 }
 
-void Worker::transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len,
-                      const io::Offload& offload) noexcept {
+void Worker::transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len, const io::Offload& offload,
+                      bool borrowed) noexcept {
   if (len > (offload.gso() ? port.max_gso_frame() : port.max_frame())) {
     ++stats_.drops[static_cast<std::size_t>(nat::DropReason::oversize)];
     return;
   }
-  const io::Frame f{frame, len, false, offload};
+  const io::Frame f{frame, len, false, offload, borrowed};
   if (port.tx_burst({&f, 1}) == 1) return;
   // Queue full (a batch of super-frames fills it): send what is queued and try once more.
   port.tx_flush();
@@ -295,7 +295,7 @@ void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept
       nh->write(frame);
       out_->mac().write(frame + 6);
       if (capture_ != nullptr) tap(i, now, CapturePoint::inside_rx, CapturePoint::outside_tx, v, frame, len);
-      transmit(*out_, frame, len, batch_offload_[i]);
+      transmit(*out_, frame, len, batch_offload_[i], /*borrowed=*/true);
     } else if (v.action == nat::Action::reply) {
       std::copy(frame + 6, frame + 12, frame);  // back to the sender
       my_mac.write(frame + 6);
@@ -362,7 +362,7 @@ void Worker::process_outside(std::span<io::Frame> frames, nat::Time now) noexcep
       mac->write(frame);
       in_->mac().write(frame + 6);
       if (capture_ != nullptr) tap(i, now, CapturePoint::outside_rx, CapturePoint::inside_tx, v, frame, len);
-      transmit(*in_, frame, len, batch_offload_[i]);
+      transmit(*in_, frame, len, batch_offload_[i], /*borrowed=*/true);
     } else if (v.action == nat::Action::reply) {
       std::copy(frame + 6, frame + 12, frame);
       my_mac.write(frame + 6);
@@ -516,6 +516,8 @@ bool Worker::call(const std::function<void(Worker&)>& fn, std::chrono::milliseco
   return true;
 }
 
+// Received frames are transmitted borrowed (no copy): both ports are flushed before the rx
+// port's rx_done() gives their memory back.
 std::size_t Worker::poll_once(nat::Time now) noexcept {
   ++stats_.loops;
   const std::size_t a = in_->rx_burst(rx_);

@@ -145,8 +145,9 @@ class Worker {
   void send_probe(nat::Time now) noexcept;
   // `offload`: the received frame's offload state (super-frame, partial checksum), passed on;
   // frames natgw builds or rewrites whole (ARP, RST replies, probes) go without.
-  void transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len,
-                const io::Offload& offload = {}) noexcept;
+  // `borrowed`: `frame` stays valid until both ports' tx_flush (a received frame; see poll_once).
+  void transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len, const io::Offload& offload = {},
+                bool borrowed = false) noexcept;
   bool prepare_offload(io::Frame& f, std::uint8_t* ip, const io::Port& tx_port) noexcept;
   void housekeeping(nat::Time now) noexcept;
   void learn_from_taps(nat::Time now) noexcept;

@@ -428,31 +428,42 @@ void AfPacketPort::setup_rings() {
   map_len_ += tx_len;
 }
 
+// The two rings are merged in arrival order (the kernel's receive timestamps), so a small
+// segment never overtakes a super-frame of the same flow that arrived before it.
 std::size_t AfPacketPort::rx_burst_frames(std::span<Frame> out) noexcept {
   std::size_t n = 0;
-  for (RingV2* r : {&small_, &big_}) {
-    if (r->fd < 0) continue;
-    while (n < out.size() && r->held < r->count) {
-      tpacket2_hdr* h = r->slot(r->next);
-      const std::uint32_t status = load_acquire(h->tp_status);
-      if ((status & TP_STATUS_USER) == 0) break;
-      r->next = r->next + 1 == r->count ? 0 : r->next + 1;
-      ++r->held;
-      std::uint8_t* data = reinterpret_cast<std::uint8_t*>(h) + h->tp_mac;
-      const std::uint32_t len = h->tp_snaplen;
-      if (len < h->tp_len || (status & TP_STATUS_VLAN_VALID) != 0) {
-        ++stats_.rx_invalid;
-        continue;
-      }
-      Frame& f = out[n++];
-      f = Frame{data, len, (status & TP_STATUS_CSUMNOTREADY) != 0, {}};
-      if (vnet_) {
-        f.offload = read_vnet(data - kVnetHdr);
-        f.csum_partial = f.offload.needs_csum();
-      }
-      ++stats_.rx_frames;
-      stats_.rx_bytes += len;
+  const auto ready = [](RingV2& r) -> tpacket2_hdr* {
+    if (r.fd < 0 || r.held == r.count) return nullptr;
+    tpacket2_hdr* h = r.slot(r.next);
+    return (load_acquire(h->tp_status) & TP_STATUS_USER) != 0 ? h : nullptr;
+  };
+  while (n < out.size()) {
+    tpacket2_hdr* hs = ready(small_);
+    tpacket2_hdr* hb = ready(big_);
+    if (hs == nullptr && hb == nullptr) break;
+    bool take_big = hs == nullptr;
+    if (hs != nullptr && hb != nullptr) {
+      take_big = hb->tp_sec < hs->tp_sec || (hb->tp_sec == hs->tp_sec && hb->tp_nsec < hs->tp_nsec);
     }
+    RingV2& r = take_big ? big_ : small_;
+    tpacket2_hdr* h = take_big ? hb : hs;
+    const std::uint32_t status = h->tp_status;
+    r.next = r.next + 1 == r.count ? 0 : r.next + 1;
+    ++r.held;
+    std::uint8_t* data = reinterpret_cast<std::uint8_t*>(h) + h->tp_mac;
+    const std::uint32_t len = h->tp_snaplen;
+    if (len < h->tp_len || (status & TP_STATUS_VLAN_VALID) != 0) {
+      ++stats_.rx_invalid;
+      continue;
+    }
+    Frame& f = out[n++];
+    f = Frame{data, len, (status & TP_STATUS_CSUMNOTREADY) != 0, {}};
+    if (vnet_) {
+      f.offload = read_vnet(data - kVnetHdr);
+      f.csum_partial = f.offload.needs_csum();
+    }
+    ++stats_.rx_frames;
+    stats_.rx_bytes += len;
   }
   return n;
 }
@@ -558,13 +569,17 @@ std::size_t AfPacketPort::tx_burst_mmsg(std::span<const Frame> frames) noexcept 
       continue;
     }
     const std::size_t at = (tx_stage_used_ + kStageAlign - 1) & ~(kStageAlign - 1);
-    if (tx_pending_ == opt_.tx_frame_count || at + f.len > tx_stage_.size()) break;
+    if (tx_pending_ == opt_.tx_frame_count || (!f.borrowed && at + f.len > tx_stage_.size())) break;
     iovec* v = &tx_iov_[std::size_t{tx_pending_} * 2];
     if (vnet_) write_vnet(static_cast<std::uint8_t*>(v[0].iov_base), f.offload);
-    v[1].iov_base = tx_stage_.data() + at;
     v[1].iov_len = f.len;
-    std::memcpy(v[1].iov_base, f.data, f.len);
-    tx_stage_used_ = at + f.len;
+    if (f.borrowed) {
+      v[1].iov_base = f.data;  // sent from where it is (valid until tx_flush)
+    } else {
+      v[1].iov_base = tx_stage_.data() + at;
+      std::memcpy(v[1].iov_base, f.data, f.len);
+      tx_stage_used_ = at + f.len;
+    }
     ++tx_pending_;
     tx_pending_bytes_ += f.len;
   }

@@ -74,6 +74,10 @@ struct Frame {
   std::uint32_t len = 0;
   bool csum_partial = false;
   Offload offload{};
+  // tx only: the caller keeps the bytes valid and unchanged until this port's next tx_flush(),
+  // so the backend may send them from where they are instead of copying them (AF_PACKET
+  // sendmmsg does: a super-frame goes from the rx ring to the kernel with no copy in between).
+  bool borrowed = false;
 };
 
 // Counters since the port was opened. Read by the owning thread (stats() is not hot-path: the
