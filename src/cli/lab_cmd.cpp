@@ -46,7 +46,8 @@ void add_up(CLI::App& lab, int& exit_code) {
                  "turned off, every frame MTU-sized with a full checksum")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
-  up->add_option("--workers", a->workers, "natgw's datapath workers (datapath.workers in its config)")
+  up->add_option("--workers", a->workers,
+                 "natgw's datapath workers (datapath.workers in its config)")
       ->check(CLI::Range(1, 16))
       ->capture_default_str();
   up->add_option("--config-out", a->config_out, "Also write the lab's natgw config to this file");

@@ -22,8 +22,8 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 6> kTopKeys = {"profile", "gateway", "interfaces", "api",
-                                                     "network", "datapath"};
+constexpr std::array<std::string_view, 6> kTopKeys = {"profile", "gateway", "interfaces",
+                                                      "api",     "network", "datapath"};
 constexpr std::array<std::string_view, 2> kDatapathKeys = {"workers", "cpus"};
 constexpr std::array<std::string_view, 5> kGatewayKeys = {
     "name", "idle_timeout_minutes", "public_ips", "public_ip_prefixes", "subnets"};
@@ -421,7 +421,8 @@ class Reader {
   void read_datapath(const Entry& e) {
     const auto m = read_map(e.value, "datapath", position(e.key), kDatapathKeys);
     if (!m) return;
-    if (const auto* n = m->find("workers")) draft_.workers = read_integer(*n, m->path, allowed::workers());
+    if (const auto* n = m->find("workers"))
+      draft_.workers = read_integer(*n, m->path, allowed::workers());
     if (const auto* n = m->find("cpus")) {
       draft_.cpus_at = position(n->key);
       bool bad_shape = false;

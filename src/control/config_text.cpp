@@ -293,8 +293,9 @@ std::string api_listen() {
 }
 
 std::string workers() {
-  return fmt::format("an integer in 1..{}: datapath threads, each with its own slice of the SNAT ports",
-                     kMaxWorkers);
+  return fmt::format(
+      "an integer in 1..{}: datapath threads, each with its own slice of the SNAT ports",
+      kMaxWorkers);
 }
 
 std::string cpu() {

@@ -1,20 +1,19 @@
 #include "daemon/daemon.hpp"
 
+#include <httplib.h>
+#include <pcap/pcap.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <cstring>
 #include <ctime>
 #include <random>
-#include <thread>
 #include <set>
+#include <thread>
 #include <variant>
-
-#include <httplib.h>
-#include <pcap/pcap.h>
-#include <spdlog/spdlog.h>
 
 #include "control/config.hpp"
 #include "daemon/evidence_routes.hpp"
@@ -83,7 +82,9 @@ std::string check_cpus(const std::vector<std::uint32_t>& cpus) {
 class Gateway {
  public:
   Gateway(control::Config config, std::vector<datapath::Worker*> workers)
-      : config_(std::move(config)), workers_(std::move(workers)), started_(datapath::monotonic_now()) {}
+      : config_(std::move(config)),
+        workers_(std::move(workers)),
+        started_(datapath::monotonic_now()) {}
 
   // A fresh snapshot, collected on the worker threads. nullopt when a worker is stuck.
   std::optional<telemetry::Snapshot> snapshot() {
@@ -107,7 +108,8 @@ class Gateway {
         [&](datapath::Worker& w) {
           telemetry::fill_from_engine(s, w.engine());
           const auto& st = w.stats();
-          for (std::size_t r = 0; r < nat::kDropReasonCount; ++r) s.counters.drops[r] += st.drops[r];
+          for (std::size_t r = 0; r < nat::kDropReasonCount; ++r)
+            s.counters.drops[r] += st.drops[r];
           s.probes_sent = st.probes_sent;
           s.probes_ok = st.probes_ok;
           s.frames_not_for_gateway = st.not_for_gateway;
@@ -185,12 +187,16 @@ class Gateway {
       part.limit = q.limit > rows.size() ? q.limit - rows.size() : 0;
       nlohmann::json out;
       const bool ok = worker->call(
-          [&](datapath::Worker& w) { out = flows_json(w.engine(), part, datapath::monotonic_now()); }, kCallTimeout);
+          [&](datapath::Worker& w) {
+            out = flows_json(w.engine(), part, datapath::monotonic_now());
+          },
+          kCallTimeout);
       if (!ok) return std::nullopt;
       total += out["total"].get<std::size_t>();
       for (auto& f : out["flows"]) rows.push_back(std::move(f));
     }
-    return nlohmann::json{{"total", total}, {"offset", q.offset}, {"limit", q.limit}, {"flows", rows}};
+    return nlohmann::json{
+        {"total", total}, {"offset", q.offset}, {"limit", q.limit}, {"flows", rows}};
   }
 
   // GET /v1/explain: the fate of one flow, from the live network model and engine, read-only
@@ -198,9 +204,12 @@ class Gateway {
   // The worker that would own the connection (its inside host's) answers.
   std::optional<nlohmann::json> explain(const vnet::ExplainQuery& q) {
     nlohmann::json out;
-    datapath::Worker& owner = *workers_[datapath::owner_of_inside(q.flow.src.addr, workers_.size())];
+    datapath::Worker& owner =
+        *workers_[datapath::owner_of_inside(q.flow.src.addr, workers_.size())];
     const bool ok = owner.call(
-        [&](datapath::Worker& w) { out = vnet::to_json(vnet::explain_live(w.network().get(), w.engine(), q)); },
+        [&](datapath::Worker& w) {
+          out = vnet::to_json(vnet::explain_live(w.network().get(), w.engine(), q));
+        },
         kCallTimeout);
     if (!ok) return std::nullopt;
     return out;
@@ -222,8 +231,10 @@ class Gateway {
     }
     if (!(next.interfaces == current.interfaces) || !(next.api == current.api) ||
         !(next.datapath == current.datapath)) {
-      spdlog::error("reload refused: interfaces, api.listen and datapath change only with a restart; the running "
-                    "configuration stays");
+      spdlog::error(
+          "reload refused: interfaces, api.listen and datapath change only with a restart; the "
+          "running "
+          "configuration stays");
       return;
     }
     std::string err;
@@ -244,7 +255,8 @@ class Gateway {
       const bool answered = workers_[i]->call(
           [&](datapath::Worker& w) { err = w.reconfigure(shard, network); }, kCallTimeout);
       if (!answered) {
-        spdlog::error("reload failed: datapath worker {} did not answer; the running configuration stays", i);
+        spdlog::error(
+            "reload failed: datapath worker {} did not answer; the running configuration stays", i);
         return;
       }
       if (!err.empty()) {
@@ -270,7 +282,8 @@ class Gateway {
     st.port_max = whole.port_max;
     for (datapath::Worker* worker : workers_) {
       std::vector<nat::SavedFlow> part;
-      const bool ok = worker->call([&](datapath::Worker& w) { part = w.engine().save_flows(); }, kCallTimeout);
+      const bool ok =
+          worker->call([&](datapath::Worker& w) { part = w.engine().save_flows(); }, kCallTimeout);
       if (!ok) return std::string("the datapath did not answer in time");
       st.flows.insert(st.flows.end(), part.begin(), part.end());
     }
@@ -319,7 +332,8 @@ void capture_route(httplib::Server& srv, const std::vector<datapath::Worker*>& w
     long count = 0, seconds = 0, snaplen = 0;
     if (!num("count", 100, 1, 100000, count)) return fail(400, "count: expected 1..100000");
     if (!num("seconds", 10, 1, 600, seconds)) return fail(400, "seconds: expected 1..600");
-    if (!num("snaplen", 1514, 64, datapath::kCaptureMaxSnap, snaplen)) return fail(400, "snaplen: expected 64..2048");
+    if (!num("snaplen", 1514, 64, datapath::kCaptureMaxSnap, snaplen))
+      return fail(400, "snaplen: expected 64..2048");
     const std::string expr = req.has_param("filter") ? req.get_param_value("filter") : "";
     // The filter: a BPF program compiled by libpcap for Ethernet frames.
     std::unique_ptr<pcap_t, decltype(&pcap_close)> dead(pcap_open_dead(DLT_EN10MB, static_cast<int>(snaplen)), &pcap_close);
@@ -332,14 +346,16 @@ void capture_route(httplib::Server& srv, const std::vector<datapath::Worker*>& w
     std::size_t attached = 0;
     for (datapath::Worker* worker : workers) {
       owned.push_back(std::make_unique<datapath::CaptureSession>(
-          65536, static_cast<std::uint32_t>(snaplen), [p = prog.get()](const std::uint8_t* f, std::uint32_t len) {
+          65536, static_cast<std::uint32_t>(snaplen),
+          [p = prog.get()](const std::uint8_t* f, std::uint32_t len) {
             pcap_pkthdr h{};
             h.caplen = len;
             h.len = len;
             return pcap_offline_filter(p, &h, f) != 0;
           }));
       datapath::CaptureSession* session = owned.back().get();
-      if (!worker->call([&](datapath::Worker& w) { w.attach_capture(session); }, kCallTimeout)) break;
+      if (!worker->call([&](datapath::Worker& w) { w.attach_capture(session); }, kCallTimeout))
+        break;
       ++attached;
     }
     std::vector<datapath::CapturedFrame> frames;
@@ -360,24 +376,30 @@ void capture_route(httplib::Server& srv, const std::vector<datapath::Worker*>& w
       std::this_thread::sleep_for(20ms);
     }
     // Detach on each worker; it must never touch its session after this returns. A worker that
-    // never answers keeps the session (and its filter) for good rather than write into freed memory.
+    // never answers keeps the session (and its filter) for good rather than write into freed
+    // memory.
     bool all_detached = true;
     for (std::size_t i = 0; i < attached; ++i) {
       bool detached = false;
       for (int k = 0; k < 30 && !detached; ++k) {
-        detached = workers[i]->call([](datapath::Worker& w) { w.attach_capture(nullptr); }, kCallTimeout);
+        detached =
+            workers[i]->call([](datapath::Worker& w) { w.attach_capture(nullptr); }, kCallTimeout);
       }
       if (!detached) {
-        spdlog::error("capture: datapath worker {} does not answer; its capture session stays attached", i);
+        spdlog::error(
+            "capture: datapath worker {} does not answer; its capture session stays attached", i);
         (void)owned[i].release();
         all_detached = false;
       }
     }
     if (!all_detached) (void)new std::shared_ptr<bpf_program>(guard);
-    if (attached != workers.size() || !all_detached) return fail(503, "the datapath did not answer in time");
+    if (attached != workers.size() || !all_detached)
+      return fail(503, "the datapath did not answer in time");
     drain_all();
     std::stable_sort(frames.begin(), frames.end(),
-                     [](const datapath::CapturedFrame& a, const datapath::CapturedFrame& b) { return a.time < b.time; });
+                     [](const datapath::CapturedFrame& a, const datapath::CapturedFrame& b) {
+                       return a.time < b.time;
+                     });
     std::uint64_t dropped = 0;
     for (const auto& o : owned) dropped += o->dropped();
     nlohmann::json out;
@@ -391,7 +413,8 @@ void capture_route(httplib::Server& srv, const std::vector<datapath::Worker*>& w
     static constexpr char kHex[] = "0123456789abcdef";
     std::set<std::uint64_t> kept;
     for (const auto& f : frames) {
-      if (!kept.count(f.seq) && static_cast<long>(kept.size()) >= count) continue;  // count received frames
+      if (!kept.count(f.seq) && static_cast<long>(kept.size()) >= count)
+        continue;  // count received frames
       kept.insert(f.seq);
       std::string hex;
       hex.reserve(f.data.size() * 2);
@@ -509,7 +532,9 @@ void restore(const std::vector<datapath::Worker*>& workers, const nat::Limits& w
   const auto down = std::chrono::milliseconds(std::max<std::int64_t>(unix_ms_now() - st.saved_unix_ms, 0));
   std::vector<std::vector<nat::SavedFlow>> parts(workers.size());
   for (const auto& f : st.flows) {
-    parts[datapath::owner_of_port(f.public_endpoint.port, lim.port_min, lim.port_max, workers.size())].push_back(f);
+    parts[datapath::owner_of_port(f.public_endpoint.port, lim.port_min, lim.port_max,
+                                  workers.size())]
+        .push_back(f);
   }
   nat::RestoreReport r;
   const nat::Time now = datapath::monotonic_now();
@@ -580,26 +605,32 @@ int run(const Options& options) {
       // One fanout group per side: the kernel steers each frame to the worker that owns it.
       const auto& lim = base.engine.limits;
       inside = io::open_af_packet_group(in_name, {}, nworkers, datapath::inside_steering_program());
-      outside = io::open_af_packet_group(out_name, {}, nworkers,
-                                         datapath::outside_steering_program(lim.port_min, lim.port_max, nworkers));
+      outside = io::open_af_packet_group(
+          out_name, {}, nworkers,
+          datapath::outside_steering_program(lim.port_min, lim.port_max, nworkers));
     }
-    for (const auto& [name, port] : {std::pair{in_name, inside[0].get()}, std::pair{out_name, outside[0].get()}}) {
+    for (const auto& [name, port] :
+         {std::pair{in_name, inside[0].get()}, std::pair{out_name, outside[0].get()}}) {
       if (auto w = offload_warning(name, port->offloads())) spdlog::warn("{}", *w);
     }
-    spdlog::info("inside {} ({}), addresses {}; outside {} ({}), addresses {}, next hop {}; {} datapath worker{}",
-                 in_name, inside[0]->mac().text().view(), join(base.inside_addresses), out_name,
-                 outside[0]->mac().text().view(), join(base.outside_addresses), text(base.next_hop), nworkers,
-                 nworkers == 1 ? "" : "s");
+    spdlog::info(
+        "inside {} ({}), addresses {}; outside {} ({}), addresses {}, next hop {}; {} datapath "
+        "worker{}",
+        in_name, inside[0]->mac().text().view(), join(base.inside_addresses), out_name,
+        outside[0]->mac().text().view(), join(base.outside_addresses), text(base.next_hop),
+        nworkers, nworkers == 1 ? "" : "s");
     for (std::size_t i = 0; i < nworkers; ++i) {
       auto wc = base;
       wc.engine = datapath::shard_config(base.engine, i, nworkers);
       wc.primary = i == 0;
       if (nworkers > 1) {
-        spdlog::info("worker {}: SNAT ports {}..{}, {} connections, {} per public IP and destination", i,
-                     wc.engine.limits.port_min, wc.engine.limits.port_max, wc.engine.limits.max_connections,
-                     wc.engine.limits.per_destination);
+        spdlog::info(
+            "worker {}: SNAT ports {}..{}, {} connections, {} per public IP and destination", i,
+            wc.engine.limits.port_min, wc.engine.limits.port_max, wc.engine.limits.max_connections,
+            wc.engine.limits.per_destination);
       }
-      auto w = std::make_unique<datapath::Worker>(std::move(wc), std::move(inside[i]), std::move(outside[i]));
+      auto w = std::make_unique<datapath::Worker>(std::move(wc), std::move(inside[i]),
+                                                  std::move(outside[i]));
       if (i > 0) {  // ARP goes to the primary alone: the others read copies to learn neighbours
         io::AfPacketOptions arp;
         arp.ether_type = 0x0806;
@@ -618,12 +649,16 @@ int run(const Options& options) {
   }
 
   // The kernel's own copy of the frames natgw translates is dropped at ingress (host.hpp).
-  const std::string discard = run_nft(ingress_discard_ruleset(in_name, out_name, interface_addresses(in_name),
-                                                              config.engine().public_ips));
+  const std::string discard = run_nft(ingress_discard_ruleset(
+      in_name, out_name, interface_addresses(in_name), config.engine().public_ips));
   if (discard.empty()) {
-    spdlog::info("the kernel's copy of translated frames is dropped at ingress (nftables table netdev natgw)");
+    spdlog::info(
+        "the kernel's copy of translated frames is dropped at ingress (nftables table netdev "
+        "natgw)");
   } else {
-    spdlog::warn("{}: the kernel also routes (and drops) every frame natgw translates, which costs CPU", discard);
+    spdlog::warn(
+        "{}: the kernel also routes (and drops) every frame natgw translates, which costs CPU",
+        discard);
   }
   struct RemoveDiscard {  // on every way out of run()
     bool installed;
@@ -656,8 +691,11 @@ int run(const Options& options) {
       cpu_set_t set;
       CPU_ZERO(&set);
       CPU_SET(config.datapath.cpus[i], &set);
-      if (const int rc = pthread_setaffinity_np(datapath_threads.back().native_handle(), sizeof set, &set); rc != 0) {
-        spdlog::warn("worker {}: cannot pin to CPU {}: {}", i, config.datapath.cpus[i], std::strerror(rc));
+      if (const int rc =
+              pthread_setaffinity_np(datapath_threads.back().native_handle(), sizeof set, &set);
+          rc != 0) {
+        spdlog::warn("worker {}: cannot pin to CPU {}: {}", i, config.datapath.cpus[i],
+                     std::strerror(rc));
       }
     }
   }

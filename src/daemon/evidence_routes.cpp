@@ -3,7 +3,6 @@
 #include <httplib.h>
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "datapath/worker.hpp"
@@ -37,8 +36,10 @@ void install_evidence_routes(httplib::Server& srv, const std::vector<datapath::W
                      },
                      std::chrono::milliseconds(2000));
     }
-    std::stable_sort(drops.begin(), drops.end(), [](const auto& a, const auto& b) { return a.time < b.time; });
-    std::stable_sort(ftp.begin(), ftp.end(), [](const auto& a, const auto& b) { return a.time < b.time; });
+    std::stable_sort(drops.begin(), drops.end(),
+                     [](const auto& a, const auto& b) { return a.time < b.time; });
+    std::stable_sort(ftp.begin(), ftp.end(),
+                     [](const auto& a, const auto& b) { return a.time < b.time; });
     if (!ok) {
       res.status = 503;
       res.set_content(R"({"error":"the datapath did not answer in time"})", "application/json");

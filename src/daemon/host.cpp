@@ -1,18 +1,17 @@
 #include "daemon/host.hpp"
 
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -69,7 +68,8 @@ std::optional<std::string> offload_warning(const std::string& ifname, bool port_
   if (port_offloads || !gro_enabled(ifname).value_or(false)) return std::nullopt;
   return "this kernel refused PACKET_VNET_HDR on " + ifname +
          " and generic receive offload is on: merged frames larger than the MTU are dropped "
-         "(reason oversize). Turn it off with `ethtool -K " + ifname + " gro off`";
+         "(reason oversize). Turn it off with `ethtool -K " +
+         ifname + " gro off`";
 }
 
 HostCheck check_host(const std::string& inside, const std::string& outside) {
@@ -104,7 +104,8 @@ std::string ingress_discard_ruleset(const std::string& inside, const std::string
                                     const std::vector<net::Ipv4>& public_ips) {
   const auto set = [](const std::vector<net::Ipv4>& v) {
     std::string s = "{ ";
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::string(v[i].text().view());
+    for (std::size_t i = 0; i < v.size(); ++i)
+      s += (i ? ", " : "") + std::string(v[i].text().view());
     return s + " }";
   };
   std::string r = "table netdev natgw\ndelete table netdev natgw\ntable netdev natgw {\n";
@@ -114,7 +115,8 @@ std::string ingress_discard_ruleset(const std::string& inside, const std::string
   r += "  }\n";
   if (!public_ips.empty()) {
     r += "  chain outside {\n    type filter hook ingress device \"" + outside +
-         "\" priority -500; policy accept;\n    meta protocol ip ip daddr " + set(public_ips) + " drop\n  }\n";
+         "\" priority -500; policy accept;\n    meta protocol ip ip daddr " + set(public_ips) +
+         " drop\n  }\n";
   }
   return r + "}\n";
 }

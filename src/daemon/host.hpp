@@ -17,7 +17,8 @@ namespace natgw::daemon {
 
 // A warning when frames larger than the MTU would be dropped: the port opened on `ifname` does
 // not carry offloads (PACKET_VNET_HDR refused) and GRO is on. nullopt when all is well.
-[[nodiscard]] std::optional<std::string> offload_warning(const std::string& ifname, bool port_offloads);
+[[nodiscard]] std::optional<std::string> offload_warning(const std::string& ifname,
+                                                         bool port_offloads);
 
 // Problems that stop the gateway from starting, each a full sentence with the fix, and
 // warnings about settings that cost packets. Checks: the interfaces exist and are up, they are
@@ -37,7 +38,8 @@ struct HostCheck {
 // the packet sockets got their copy) drop the kernel's copy early: on the inside, unicast IPv4
 // to the interface's MAC that is not for one of its addresses; on the outside, IPv4 to a public
 // IP. ARP, the hosts' own traffic and everything else stay the kernel's.
-[[nodiscard]] std::string ingress_discard_ruleset(const std::string& inside, const std::string& outside,
+[[nodiscard]] std::string ingress_discard_ruleset(const std::string& inside,
+                                                  const std::string& outside,
                                                   const std::vector<net::Ipv4>& inside_addresses,
                                                   const std::vector<net::Ipv4>& public_ips);
 // Runs `nft -f -` with `ruleset` (bounded: 10 s). Empty string on success, else why not.

@@ -66,13 +66,15 @@ class Program {
 
 }  // namespace
 
-std::uint32_t port_slice(std::uint16_t port_min, std::uint16_t port_max, std::size_t count) noexcept {
+std::uint32_t port_slice(std::uint16_t port_min, std::uint16_t port_max,
+                         std::size_t count) noexcept {
   const std::uint32_t range = std::uint32_t{port_max} - port_min + 1;
   const auto n = static_cast<std::uint32_t>(count);
   return (range + n - 1) / n;
 }
 
-nat::EngineConfig shard_config(const nat::EngineConfig& whole, std::size_t index, std::size_t count) {
+nat::EngineConfig shard_config(const nat::EngineConfig& whole, std::size_t index,
+                               std::size_t count) {
   const auto& lim = whole.limits;
   if (count == 0 || index >= count || lim.port_min > lim.port_max ||
       count > std::size_t{lim.port_max} - lim.port_min + 1u) {
@@ -83,10 +85,12 @@ nat::EngineConfig shard_config(const nat::EngineConfig& whole, std::size_t index
   const std::uint32_t slice = port_slice(lim.port_min, lim.port_max, count);
   const std::uint32_t lo = lim.port_min + slice * static_cast<std::uint32_t>(index);
   c.limits.port_min = static_cast<std::uint16_t>(lo);
-  c.limits.port_max = static_cast<std::uint16_t>(std::min<std::uint32_t>(lo + slice - 1, lim.port_max));
+  c.limits.port_max =
+      static_cast<std::uint16_t>(std::min<std::uint32_t>(lo + slice - 1, lim.port_max));
   c.limits.max_connections = share(lim.max_connections, index, count);
   c.limits.per_destination = share(lim.per_destination, index, count);
-  if (lim.holddown_reserve != 0) c.limits.holddown_reserve = share(lim.holddown_reserve, index, count);
+  if (lim.holddown_reserve != 0)
+    c.limits.holddown_reserve = share(lim.holddown_reserve, index, count);
   c.seed = whole.seed + 0x9E3779B97F4A7C15ull * index;
   return c;
 }
@@ -117,10 +121,12 @@ std::vector<io::BpfInstruction> inside_steering_program() {
   return p.done();
 }
 
-std::vector<io::BpfInstruction> outside_steering_program(std::uint16_t port_min, std::uint16_t port_max,
+std::vector<io::BpfInstruction> outside_steering_program(std::uint16_t port_min,
+                                                         std::uint16_t port_max,
                                                          std::size_t count) {
   Program p;
-  const int ret0 = p.label(), ports = p.label(), icmp = p.label(), slice = p.label(), last = p.label();
+  const int ret0 = p.label(), ports = p.label(), icmp = p.label(), slice = p.label(),
+            last = p.label();
   p.stmt(BPF_LD | BPF_H | BPF_ABS, kProtocol);
   p.jump(BPF_JEQ, 0x0800, -1, ret0);
   p.stmt(BPF_LD | BPF_H | BPF_ABS, 6);  // fragment offset: no ports in a later fragment

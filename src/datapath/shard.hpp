@@ -31,11 +31,12 @@ namespace natgw::datapath {
                                              std::size_t count);
 
 // Ports per slice for `count` workers.
-[[nodiscard]] std::uint32_t port_slice(std::uint16_t port_min, std::uint16_t port_max, std::size_t count) noexcept;
+[[nodiscard]] std::uint32_t port_slice(std::uint16_t port_min, std::uint16_t port_max,
+                                       std::size_t count) noexcept;
 
 // The worker that owns a public port (ports outside the range: worker 0, which drops them).
-[[nodiscard]] std::size_t owner_of_port(std::uint16_t port, std::uint16_t port_min, std::uint16_t port_max,
-                                        std::size_t count) noexcept;
+[[nodiscard]] std::size_t owner_of_port(std::uint16_t port, std::uint16_t port_min,
+                                        std::uint16_t port_max, std::size_t count) noexcept;
 
 // The worker that owns an inside host.
 [[nodiscard]] std::size_t owner_of_inside(net::Ipv4 source, std::size_t count) noexcept;

@@ -149,8 +149,8 @@ bool Worker::is_local(const std::vector<net::Ipv4>& addrs, net::Ipv4 a) const no
   return std::find(addrs.begin(), addrs.end(), a) != addrs.end();
 }
 
-void Worker::transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len, const io::Offload& offload,
-                      bool borrowed) noexcept {
+void Worker::transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len,
+                      const io::Offload& offload, bool borrowed) noexcept {
   if (len > (offload.gso() ? port.max_gso_frame() : port.max_frame())) {
     ++stats_.drops[static_cast<std::size_t>(nat::DropReason::oversize)];
     return;
@@ -260,7 +260,8 @@ void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept
       for (const auto& s : engine_.config().subnets) on_link |= s.contains(src);
     }
     if (on_link) nb_in_.learn_from_ipv4(src, net::MacAddress::from(f.data + 6), now, Learn::create);
-    batch_[n] = nat::Packet{ip, f.len - static_cast<std::uint32_t>(kEth), {}, prepare_offload(f, ip, *out_)};
+    batch_[n] = nat::Packet{
+        ip, f.len - static_cast<std::uint32_t>(kEth), {}, prepare_offload(f, ip, *out_)};
     batch_offload_[n] = f.offload;
     batch_frames_[n] = f.data;
     batch_lens_[n] = f.len;
@@ -335,7 +336,8 @@ void Worker::process_outside(std::span<io::Frame> frames, nat::Time now) noexcep
       continue;
     }
     std::uint8_t* ip = f.data + kEth;
-    batch_[n] = nat::Packet{ip, f.len - static_cast<std::uint32_t>(kEth), {}, prepare_offload(f, ip, *in_)};
+    batch_[n] =
+        nat::Packet{ip, f.len - static_cast<std::uint32_t>(kEth), {}, prepare_offload(f, ip, *in_)};
     batch_offload_[n] = f.offload;
     batch_frames_[n] = f.data;
     batch_lens_[n] = f.len;

@@ -146,8 +146,8 @@ class Worker {
   // `offload`: the received frame's offload state (super-frame, partial checksum), passed on;
   // frames natgw builds or rewrites whole (ARP, RST replies, probes) go without.
   // `borrowed`: `frame` stays valid until both ports' tx_flush (a received frame; see poll_once).
-  void transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len, const io::Offload& offload = {},
-                bool borrowed = false) noexcept;
+  void transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len,
+                const io::Offload& offload = {}, bool borrowed = false) noexcept;
   bool prepare_offload(io::Frame& f, std::uint8_t* ip, const io::Port& tx_port) noexcept;
   void housekeeping(nat::Time now) noexcept;
   void learn_from_taps(nat::Time now) noexcept;
@@ -161,7 +161,7 @@ class Worker {
   WorkerConfig cfg_;
   std::unique_ptr<io::Port> in_;
   std::unique_ptr<io::Port> out_;
-  std::unique_ptr<io::Port> tap_in_;   // ARP copies, non-primary workers only
+  std::unique_ptr<io::Port> tap_in_;  // ARP copies, non-primary workers only
   std::unique_ptr<io::Port> tap_out_;
   nat::Engine engine_;
   NeighborTable nb_in_;

@@ -1,8 +1,8 @@
 #include "io/af_packet.hpp"
 
 #include <arpa/inet.h>
-#include <linux/if_ether.h>
 #include <linux/filter.h>
+#include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
@@ -128,18 +128,21 @@ class AfPacketPort final : public Port {
                                              std::size_t{i % frames_per_block} * frame_size);
     }
   };
-  void setup_ring_v2(RingV2& r, std::uint32_t block_size, std::uint32_t frame_size, std::uint32_t frames);
+  void setup_ring_v2(RingV2& r, std::uint32_t block_size, std::uint32_t frame_size,
+                     std::uint32_t frames);
   void attach_size_filter(int fd, bool big);
   void open_big_socket();
   std::size_t rx_burst_frames(std::span<Frame> out) noexcept;
-  std::uint16_t join_fanout_fd(int fd, std::uint16_t id, const std::vector<BpfInstruction>* program);
+  std::uint16_t join_fanout_fd(int fd, std::uint16_t id,
+                               const std::vector<BpfInstruction>* program);
   void rx_done_frames() noexcept;
   [[noreturn]] void fail_errno(const std::string& what) const { fail(errno, ifname_, what); }
   std::size_t tx_burst_ring(std::span<const Frame> frames) noexcept;
   std::size_t tx_burst_mmsg(std::span<const Frame> frames) noexcept;
   [[nodiscard]] bool tx_acceptable(const Frame& f) const noexcept {
     const bool gso = f.offload.gso();
-    return f.len >= net::kEthHeader && f.len <= (gso ? max_gso_frame_ : max_frame_) && (!gso || vnet_);
+    return f.len >= net::kEthHeader && f.len <= (gso ? max_gso_frame_ : max_frame_) &&
+           (!gso || vnet_);
   }
   tpacket_block_desc* rx_block(std::uint32_t i) const noexcept {
     return reinterpret_cast<tpacket_block_desc*>(map_ + std::size_t{i} * opt_.rx_block_size);
@@ -156,7 +159,7 @@ class AfPacketPort final : public Port {
   std::uint32_t mtu_ = 0;
   std::uint32_t max_frame_ = 0;
   std::uint32_t max_gso_frame_ = 0;
-  bool vnet_ = false;  // PACKET_VNET_HDR: a struct virtio_net_hdr precedes every frame
+  bool vnet_ = false;    // PACKET_VNET_HDR: a struct virtio_net_hdr precedes every frame
   bool frames_ = false;  // RxMode::frames: small_ on fd_, big_ on a socket of its own
   RingV2 small_;
   RingV2 big_;
@@ -262,13 +265,14 @@ AfPacketPort::~AfPacketPort() {
 void AfPacketPort::attach_size_filter(int fd, bool big) {
   sock_filter code[] = {
       {BPF_LD | BPF_W | BPF_LEN, 0, 0, 0},
-      {BPF_JMP | BPF_JGT | BPF_K, static_cast<std::uint8_t>(big ? 0 : 1), static_cast<std::uint8_t>(big ? 1 : 0),
-       kSmallFrameMax},
+      {BPF_JMP | BPF_JGT | BPF_K, static_cast<std::uint8_t>(big ? 0 : 1),
+       static_cast<std::uint8_t>(big ? 1 : 0), kSmallFrameMax},
       {BPF_RET | BPF_K, 0, 0, 0x40000},  // accept (the whole frame)
       {BPF_RET | BPF_K, 0, 0, 0},
   };
   sock_fprog prog{4, code};
-  if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0) fail_errno("SO_ATTACH_FILTER");
+  if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0)
+    fail_errno("SO_ATTACH_FILTER");
 }
 
 void AfPacketPort::setup_ring_v2(RingV2& r, std::uint32_t block_size, std::uint32_t frame_size,
@@ -297,7 +301,8 @@ void AfPacketPort::open_big_socket() {
   big_.fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (big_.fd < 0) fail_errno("cannot open a packet socket");
   const int v2 = TPACKET_V2, one = 1;
-  if (::setsockopt(big_.fd, SOL_PACKET, PACKET_VERSION, &v2, sizeof v2) != 0) fail_errno("PACKET_VERSION");
+  if (::setsockopt(big_.fd, SOL_PACKET, PACKET_VERSION, &v2, sizeof v2) != 0)
+    fail_errno("PACKET_VERSION");
   if (vnet_ && ::setsockopt(big_.fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) {
     fail_errno("PACKET_VNET_HDR");
   }
@@ -383,10 +388,10 @@ void AfPacketPort::setup_rings() {
 
   std::size_t tx_len = 0;
   const std::uint32_t vnet_len = vnet_ ? kVnetHdr : 0;
-  const std::uint32_t tx_max = opt_.tx_mode == TxMode::ring
-                                   ? opt_.tx_frame_size - kTxDataOffset - vnet_len
-                                   : vnet_ ? kMaxSuperFrame
-                                           : std::min(opt_.tx_frame_count * opt_.tx_frame_size, kMaxSuperFrame);
+  const std::uint32_t tx_max =
+      opt_.tx_mode == TxMode::ring ? opt_.tx_frame_size - kTxDataOffset - vnet_len
+      : vnet_                      ? kMaxSuperFrame
+              : std::min(opt_.tx_frame_count * opt_.tx_frame_size, kMaxSuperFrame);
   max_frame_ = std::min(mtu_ + static_cast<std::uint32_t>(net::kEthHeader), tx_max);
   max_gso_frame_ = vnet_ ? std::max(max_frame_, tx_max) : max_frame_;
   if (opt_.tx_mode == TxMode::ring) {
@@ -404,8 +409,9 @@ void AfPacketPort::setup_rings() {
     // Room for tx_frame_count frames of tx_frame_size, packed: many small frames or a few
     // super-frames.
     // With offloads, at least a worker batch (64 frames) of super-frames.
-    const std::size_t stage = std::max<std::size_t>(std::size_t{opt_.tx_frame_count} * opt_.tx_frame_size,
-                                                    vnet_ ? std::size_t{72} * (kMaxSuperFrame + kStageAlign) : 0);
+    const std::size_t stage =
+        std::max<std::size_t>(std::size_t{opt_.tx_frame_count} * opt_.tx_frame_size,
+                              vnet_ ? std::size_t{72} * (kMaxSuperFrame + kStageAlign) : 0);
     tx_stage_.resize(stage + kStageAlign);
     tx_vnet_.resize(std::size_t{opt_.tx_frame_count} * kVnetHdr);
     tx_iov_.resize(std::size_t{opt_.tx_frame_count} * 2);
@@ -629,7 +635,8 @@ std::array<std::uint16_t, 2> AfPacketPort::join_fanout(std::array<std::uint16_t,
   return out;
 }
 
-std::uint16_t AfPacketPort::join_fanout_fd(int fd, std::uint16_t id, const std::vector<BpfInstruction>* program) {
+std::uint16_t AfPacketPort::join_fanout_fd(int fd, std::uint16_t id,
+                                           const std::vector<BpfInstruction>* program) {
   const auto join = [&](int flags) {
     const int arg = static_cast<int>(id) | ((PACKET_FANOUT_CBPF | flags) << 16);
     return ::setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) == 0;
@@ -662,7 +669,8 @@ PortStats AfPacketPort::stats() const {
     if (f < 0) continue;
     tpacket_stats_v3 st{};
     socklen_t len = sizeof st;
-    if (::getsockopt(f, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) kernel_drops_ += st.tp_drops;
+    if (::getsockopt(f, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+      kernel_drops_ += st.tp_drops;
   }
   PortStats s = stats_;
   s.rx_kernel_drops = kernel_drops_;
@@ -675,9 +683,9 @@ std::unique_ptr<Port> open_af_packet(const std::string& ifname, const AfPacketOp
   return std::make_unique<AfPacketPort>(ifname, options);
 }
 
-std::vector<std::unique_ptr<Port>> open_af_packet_group(const std::string& ifname,
-                                                        const AfPacketOptions& options, std::size_t count,
-                                                        const std::vector<BpfInstruction>& program) {
+std::vector<std::unique_ptr<Port>> open_af_packet_group(
+    const std::string& ifname, const AfPacketOptions& options, std::size_t count,
+    const std::vector<BpfInstruction>& program) {
   std::vector<std::unique_ptr<Port>> ports;
   std::array<std::uint16_t, 2> ids{};  // one group per ring of a port (RxMode::frames: two)
   for (std::size_t i = 0; i < count; ++i) {

@@ -7,7 +7,8 @@
 //    ones (super-frames, jumbo frames) to the second (64 KiB slots, fewer). fd() is an epoll
 //    descriptor over both. A small frame may be returned before a super-frame that arrived just
 //    before it (the rings are read in turn); TCP copes with that rare reordering.
-//  - rx, RxMode::blocks: a TPACKET_V3 ring (PACKET_RX_RING, mmap). The kernel fills blocks of frames; a block is
+//  - rx, RxMode::blocks: a TPACKET_V3 ring (PACKET_RX_RING, mmap). The kernel fills blocks of
+//  frames; a block is
 //    handed to user space when it is full or when rx_block_timeout_ms passed since its first
 //    frame, so at low rates a frame waits up to that timeout (rounded up to a kernel tick) before
 //    rx_burst sees it. rx_burst walks the frames of the ready blocks in place; rx_done gives
@@ -37,8 +38,8 @@
 //    super-frames only up to its slot size.
 //  - Frames received with TP_STATUS_CSUMNOTREADY (or kNeedsCsum) have Frame::csum_partial set.
 //    Frames longer than the MTU arrive when the interface aggregates (GRO/LRO): they are
-//    returned as they are, up to what fits a ring block. VLAN-tagged frames whose tag the NIC stripped
-//    (TP_STATUS_VLAN_VALID) and frames truncated by the ring are skipped and counted in
+//    returned as they are, up to what fits a ring block. VLAN-tagged frames whose tag the NIC
+//    stripped (TP_STATUS_VLAN_VALID) and frames truncated by the ring are skipped and counted in
 //    PortStats::rx_invalid.
 //  - The kernel's own stack still sees every frame (a packet socket is a tap, not a diversion):
 //    the daemon checks that the kernel does not forward on these interfaces
@@ -91,7 +92,6 @@ struct BpfInstruction {
   std::uint8_t jf = 0;
   std::uint32_t k = 0;
 };
-
 
 // Frames up to this size go to a port's small-frame ring (RxMode::frames).
 inline constexpr std::uint32_t kSmallFrameMax = 1900;

@@ -19,8 +19,8 @@ std::uint32_t MemoryPort::max_frame() const noexcept {
 }
 
 std::uint32_t MemoryPort::max_gso_frame() const noexcept {
-  return opt_.offloads ? std::min<std::uint32_t>(65535 + static_cast<std::uint32_t>(net::kEthHeader),
-                                                 opt_.slot_size)
+  return opt_.offloads ? std::min<std::uint32_t>(
+                             65535 + static_cast<std::uint32_t>(net::kEthHeader), opt_.slot_size)
                        : max_frame();
 }
 

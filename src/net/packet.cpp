@@ -70,8 +70,8 @@ void rewrite(PacketView& v, std::size_t addr_off, std::size_t port_off, Ipv4 add
     if (v.csum_partial) {
       // The field is the folded pseudo-header sum, not complemented: add the address change
       // (RFC 1624 on the complemented form, complemented back). Ports are summed later.
-      store16(csum, static_cast<std::uint16_t>(
-                        ~csum_replace32(static_cast<std::uint16_t>(~load16(csum)), old_addr, new_addr)));
+      store16(csum, static_cast<std::uint16_t>(~csum_replace32(
+                        static_cast<std::uint16_t>(~load16(csum)), old_addr, new_addr)));
     } else {
       fix_l4_checksum(csum, v.is_udp(), old_addr, new_addr, old_port, new_port);
     }

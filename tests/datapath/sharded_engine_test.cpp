@@ -45,7 +45,8 @@ struct Sent {
 class Sharded {
  public:
   Sharded(const nat::EngineConfig& whole, std::size_t n) : whole_(whole) {
-    for (std::size_t i = 0; i < n; ++i) engines.push_back(std::make_unique<nat::Engine>(datapath::shard_config(whole, i, n)));
+    for (std::size_t i = 0; i < n; ++i)
+      engines.push_back(std::make_unique<nat::Engine>(datapath::shard_config(whole, i, n)));
   }
 
   // The worker the kernel would give this packet to.
@@ -53,7 +54,8 @@ class Sharded {
     const std::size_t n = engines.size();
     if (d == Direction::out) return datapath::owner_of_inside(Ipv4{rd32(&p[12])}, n);
     const auto& lim = whole_.limits;
-    if (p[9] == 1) return datapath::owner_of_port(rd16(&p[20 + 8 + 20]), lim.port_min, lim.port_max, n);
+    if (p[9] == 1)
+      return datapath::owner_of_port(rd16(&p[20 + 8 + 20]), lim.port_min, lim.port_max, n);
     return datapath::owner_of_port(rd16(&p[22]), lim.port_min, lim.port_max, n);
   }
   Sent send(Bytes p, Direction d) {
@@ -65,10 +67,12 @@ class Sharded {
     return s;
   }
   Sent tcp_out(Ipv4 host, std::uint16_t sport, std::uint16_t dport, std::uint8_t flags) {
-    return send(PacketBuilder().ipv4(host, kServer).tcp(sport, dport, flags, 1000, 0).build(), Direction::out);
+    return send(PacketBuilder().ipv4(host, kServer).tcp(sport, dport, flags, 1000, 0).build(),
+                Direction::out);
   }
   Sent tcp_in(std::uint16_t sport, std::uint16_t pub_port, std::uint8_t flags) {
-    return send(PacketBuilder().ipv4(kServer, kPub).tcp(sport, pub_port, flags, 5000, 1001).build(), Direction::in);
+    return send(PacketBuilder().ipv4(kServer, kPub).tcp(sport, pub_port, flags, 5000, 1001).build(),
+                Direction::in);
   }
   std::uint64_t drops(DropReason r) const {
     std::uint64_t t = 0;
@@ -99,7 +103,9 @@ TEST(Shards, SlicesAreDisjointCoverTheRangeAndShareTheLimits) {
       const auto c = datapath::shard_config(whole, i, n);
       EXPECT_EQ(c.limits.port_min, next) << n << " workers, worker " << i;
       for (std::uint32_t p : {std::uint32_t{c.limits.port_min}, std::uint32_t{c.limits.port_max}}) {
-        EXPECT_EQ(datapath::owner_of_port(static_cast<std::uint16_t>(p), whole.limits.port_min, whole.limits.port_max, n), i);
+        EXPECT_EQ(datapath::owner_of_port(static_cast<std::uint16_t>(p), whole.limits.port_min,
+                                          whole.limits.port_max, n),
+                  i);
       }
       next = c.limits.port_max + 1u;
       conns += c.limits.max_connections;
@@ -121,7 +127,8 @@ TEST(Shards, OutboundAndReturnTrafficFindTheirOwnerAndTheRulesHold) {
       const Sent syn = g.tcp_out(h, s, 443, kSyn);
       ASSERT_TRUE(syn.forwarded());
       EXPECT_EQ(Ipv4{rd32(&syn.packet[12])}, kPub);
-      EXPECT_TRUE(ports.insert(syn.sport()).second) << "two live flows never share the outside 5-tuple";
+      EXPECT_TRUE(ports.insert(syn.sport()).second)
+          << "two live flows never share the outside 5-tuple";
       // The public port lies in the slice of the worker that made the flow, so the answer goes
       // back to it.
       const Sent synack = g.tcp_in(443, syn.sport(), kSyn | kAck);
@@ -146,9 +153,11 @@ TEST(Shards, AnIcmpErrorReachesTheWorkerOfTheFlowItQuotes) {
   Sharded g(whole_config(), 2);
   const auto [h0, h1] = one_host_per_worker();
   for (const Ipv4 h : {h0, h1}) {
-    const Sent out = g.send(PacketBuilder().ipv4(h, kServer).udp(5000, 53).payload("q").build(), Direction::out);
+    const Sent out =
+        g.send(PacketBuilder().ipv4(h, kServer).udp(5000, 53).payload("q").build(), Direction::out);
     ASSERT_TRUE(out.forwarded());
-    const Bytes quoted = PacketBuilder().ipv4(kPub, kServer).udp(out.sport(), 53).payload("q").build();
+    const Bytes quoted =
+        PacketBuilder().ipv4(kPub, kServer).udp(out.sport(), 53).payload("q").build();
     const Sent err = g.send(icmp_error(kServer, kPub, 3, 3, quoted), Direction::in);
     EXPECT_EQ(err.worker, out.worker);
     ASSERT_TRUE(err.forwarded());
@@ -214,7 +223,8 @@ TEST(Shards, SavedFlowsAreRestoredToTheOwnerOfTheirPort) {
   }
   Sharded after(whole_config(), 2);
   std::vector<std::vector<nat::SavedFlow>> parts(2);
-  for (const auto& f : saved) parts[datapath::owner_of_port(f.public_endpoint.port, 1024, 65535, 2)].push_back(f);
+  for (const auto& f : saved)
+    parts[datapath::owner_of_port(f.public_endpoint.port, 1024, 65535, 2)].push_back(f);
   std::size_t restored = 0;
   for (std::size_t i = 0; i < 2; ++i) {
     const auto r = after.engines[i]->restore_flows(parts[i], 1s, after.now);

@@ -1,6 +1,7 @@
 // The fanout steering programs on a real veth: each frame reaches the worker that owns it, as
 // owner_of_port / owner_of_inside compute it.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -12,10 +13,8 @@
 #include <cstring>
 #include <map>
 #include <set>
-#include <thread>
 #include <system_error>
-
-#include <gtest/gtest.h>
+#include <thread>
 
 #include "datapath/shard.hpp"
 #include "io/af_packet.hpp"
@@ -39,8 +38,9 @@ class SteeringTest : public VethPairTest {
     sll.sll_family = AF_PACKET;
     sll.sll_ifindex = static_cast<int>(if_nametoindex(kIfB));
     sll.sll_halen = 6;
-    ASSERT_EQ(::sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&sll), sizeof sll),
-              static_cast<ssize_t>(frame.size()));
+    ASSERT_EQ(
+        ::sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&sll), sizeof sll),
+        static_cast<ssize_t>(frame.size()));
     ::close(fd);
   }
   static Bytes eth(const Bytes& ip) {
@@ -80,7 +80,8 @@ TEST_F(SteeringTest, OutsideFramesReachTheOwnerOfTheirPublicPort) {
   std::vector<std::unique_ptr<io::Port>> ports;
   {
     NetnsGuard in(ns_a_);
-    ports = io::open_af_packet_group(kIfA, {}, kWorkers, datapath::outside_steering_program(1024, 65535, kWorkers));
+    ports = io::open_af_packet_group(kIfA, {}, kWorkers,
+                                     datapath::outside_steering_program(1024, 65535, kWorkers));
   }
   const net::Ipv4 server{10, 77, 0, 2}, pub{10, 77, 0, 1};
   // UDP to public ports across the slices; the source port marks the frame.
@@ -112,7 +113,10 @@ TEST_F(SteeringTest, InsideFramesReachTheOwnerOfTheirSourceAddress) {
   std::set<std::size_t> owners;
   for (std::uint16_t i = 0; i < 8; ++i) {
     const net::Ipv4 src{10, 0, 0, static_cast<std::uint8_t>(11 + i)};
-    send_from_b(eth(PacketBuilder().ipv4(src, net::Ipv4{192, 0, 2, 10}).udp(static_cast<std::uint16_t>(200 + i), 7).build()));
+    send_from_b(eth(PacketBuilder()
+                        .ipv4(src, net::Ipv4{192, 0, 2, 10})
+                        .udp(static_cast<std::uint16_t>(200 + i), 7)
+                        .build()));
     want[static_cast<std::uint16_t>(200 + i)] = datapath::owner_of_inside(src, kWorkers);
     owners.insert(want[static_cast<std::uint16_t>(200 + i)]);
   }

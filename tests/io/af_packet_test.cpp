@@ -270,7 +270,8 @@ TEST_F(AfPacketTest, OffloadsSayWhereAPartialChecksumIs) {
     const std::size_t n = port->rx_burst(frames);
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint8_t* p = frames[i].data;
-      if (frames[i].len < 14 + 20 + 8 || net::eth_type(p) != net::kEtherTypeIpv4 || p[23] != 17) continue;
+      if (frames[i].len < 14 + 20 + 8 || net::eth_type(p) != net::kEtherTypeIpv4 || p[23] != 17)
+        continue;
       EXPECT_TRUE(frames[i].csum_partial);
       EXPECT_TRUE(frames[i].offload.needs_csum());
       EXPECT_EQ(frames[i].offload.csum_start, 14 + 20);

@@ -374,7 +374,8 @@ TEST(PartialChecksum, RewriteOfA64KiBSuperFrameKeepsThePartialSumRight) {
       EXPECT_TRUE(ip_checksum_ok(p.data()));
       Bytes expect_partial = p;
       make_partial(expect_partial.data());
-      EXPECT_EQ(rd16(&p[20 + (proto == 6 ? 16 : 6)]), rd16(&expect_partial[20 + (proto == 6 ? 16 : 6)]))
+      EXPECT_EQ(rd16(&p[20 + (proto == 6 ? 16 : 6)]),
+                rd16(&expect_partial[20 + (proto == 6 ? 16 : 6)]))
           << "the partial sum of the new pseudo-header";
       complete_partial(p.data());
       EXPECT_TRUE(l4_checksum_ok(p.data()));

@@ -457,8 +457,9 @@ TEST_F(WorkerTest, SuperFramesCrossWholeWithTheirOffloadBothWays) {
   in_->inject(vm_tcp(kSyn));
   poll();
   const std::uint16_t pub_port = rd16(&out_->take_sent().at(0)[14 + 20]);
-  out_->inject(frame(kOutMac, kRouterMac, 0x0800,
-                     PacketBuilder().ipv4(kServer, kPub).tcp(80, pub_port, kSyn | kAck, 7, 1001).build()));
+  out_->inject(
+      frame(kOutMac, kRouterMac, 0x0800,
+            PacketBuilder().ipv4(kServer, kPub).tcp(80, pub_port, kSyn | kAck, 7, 1001).build()));
   poll();
   (void)in_->take_sent();
 
@@ -471,7 +472,9 @@ TEST_F(WorkerTest, SuperFramesCrossWholeWithTheirOffloadBothWays) {
   gso.csum_start = 14 + 20;
   gso.csum_offset = 16;
 
-  Bytes up = frame(kInMac, kVmMac, 0x0800, PacketBuilder().ipv4(kVm, kServer).tcp(40000, 80, kAck, 1001, 8).payload(body).build());
+  Bytes up =
+      frame(kInMac, kVmMac, 0x0800,
+            PacketBuilder().ipv4(kVm, kServer).tcp(40000, 80, kAck, 1001, 8).payload(body).build());
   make_partial(up.data() + 14);
   ASSERT_TRUE(in_->inject(up, gso));
   poll();
@@ -487,7 +490,11 @@ TEST_F(WorkerTest, SuperFramesCrossWholeWithTheirOffloadBothWays) {
   EXPECT_TRUE(l4_checksum_ok(ip));
 
   Bytes down = frame(kOutMac, kRouterMac, 0x0800,
-                     PacketBuilder().ipv4(kServer, kPub).tcp(80, pub_port, kAck, 8, 1001 + 65495).payload(body).build());
+                     PacketBuilder()
+                         .ipv4(kServer, kPub)
+                         .tcp(80, pub_port, kAck, 8, 1001 + 65495)
+                         .payload(body)
+                         .build());
   make_partial(down.data() + 14);
   ASSERT_TRUE(out_->inject(down, gso));
   poll();
@@ -500,7 +507,8 @@ TEST_F(WorkerTest, SuperFramesCrossWholeWithTheirOffloadBothWays) {
   EXPECT_EQ(rd16(ip + 22), 40000);
   complete_partial(ip);
   EXPECT_TRUE(l4_checksum_ok(ip));
-  EXPECT_EQ(worker_->stats().csum_completed, 0u) << "kept partial: the kernel completes it per segment";
+  EXPECT_EQ(worker_->stats().csum_completed, 0u)
+      << "kept partial: the kernel completes it per segment";
   EXPECT_EQ(worker_->engine().counters().total_drops(), 0u);
 }
 
