@@ -1,19 +1,20 @@
 #include "daemon/daemon.hpp"
 
-#include <httplib.h>
-#include <pcap/pcap.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <cstring>
 #include <ctime>
 #include <random>
-#include <set>
 #include <thread>
+#include <set>
 #include <variant>
+
+#include <httplib.h>
+#include <pcap/pcap.h>
+#include <spdlog/spdlog.h>
 
 #include "control/config.hpp"
 #include "daemon/evidence_routes.hpp"
