@@ -234,7 +234,8 @@ AfPacketPort::AfPacketPort(const std::string& ifname, const AfPacketOptions& opt
     fail(errno, ifname, "cannot bind the packet socket");
   }
   if (frames_) {
-    open_big_socket();
+    // Frames above kSmallFrameMax come only with offloads (super-frames) or a larger MTU.
+    if (vnet_ || mtu_ + net::kEthHeader > kSmallFrameMax) open_big_socket();
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ < 0) fail_errno("epoll_create1");
     for (const int f : {fd_, big_.fd}) {

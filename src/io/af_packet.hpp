@@ -43,7 +43,8 @@
 //    PortStats::rx_invalid.
 //  - The kernel's own stack still sees every frame (a packet socket is a tap, not a diversion):
 //    the daemon checks that the kernel does not forward on these interfaces
-//    (interface_forwarding_enabled in io/host.hpp).
+//    (interface_forwarding_enabled in io/host.hpp) and drops the kernel's copy of the frames it
+//    translates at netdev ingress, after the packet sockets got theirs (daemon/host.hpp).
 #pragma once
 
 #include <cstdint>
