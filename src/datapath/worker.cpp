@@ -16,10 +16,6 @@ namespace {
 constexpr std::size_t kEth = net::kEthHeader;
 constexpr auto kAdvanceEvery = std::chrono::milliseconds(10);
 constexpr auto kExpireEvery = std::chrono::seconds(1);
-// How long an idle worker keeps polling its rings before it sleeps in poll(2). Measured on the
-// lab (2 CPUs shared with the senders): waking per frame cost ~10% of the worker's cycles in
-// context switches during a single TCP stream.
-constexpr auto kIdleSpin = std::chrono::microseconds(50);
 
 std::uint16_t ether_type(const std::uint8_t* f) { return net::get_be16(f + 12); }
 
@@ -549,24 +545,10 @@ std::size_t Worker::poll_once(nat::Time now) noexcept {
 void Worker::run() {
   pollfd fds[2] = {{in_->fd(), POLLIN, 0}, {out_->fd(), POLLIN, 0}};
   const bool can_poll = fds[0].fd >= 0 && fds[1].fd >= 0;
-  nat::Time idle_since{};
-  bool idle = false;
   while (!stop_.load(std::memory_order_relaxed)) {
-    const nat::Time now = monotonic_now();
-    if (poll_once(now) > 0 || !can_poll) {
-      idle = false;
-      continue;
-    }
-    // Idle: keep looking for a short while (a frame that follows within microseconds costs no
-    // wake-up and no context switch), then sleep until a frame arrives, waking for timers,
-    // probes and calls.
-    if (!idle) {
-      idle = true;
-      idle_since = now;
-    }
-    if (now - idle_since >= kIdleSpin) {
+    if (poll_once(monotonic_now()) == 0 && can_poll) {
+      // Idle: sleep until a frame arrives, but wake for timers, probes and calls.
       (void)::poll(fds, 2, 5);
-      idle = false;
     }
   }
 }
