@@ -11,6 +11,8 @@ packages=(
   libpcap-dev
   # lab and end-to-end tests
   iproute2 ethtool nftables procps psmisc curl jq tcpdump iperf3 nginx-light vsftpd hping3 python3 python3-scapy
+  # bench/e2e.sh: new TCP connections per second (ab)
+  apache2-utils
   # packaging and the monitoring kit: promtool (prometheus), systemd-analyze, man, strace
   prometheus systemd man-db strace
 )

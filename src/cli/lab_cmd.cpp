@@ -28,6 +28,8 @@ void add_up(CLI::App& lab, int& exit_code) {
     std::string config_out;
     std::string flow_log;
     bool keep = false;
+    std::string offloads = "on";
+    int workers = 1;
   };
   auto a = std::make_shared<Args>();
   auto* up =
@@ -43,6 +45,15 @@ void add_up(CLI::App& lab, int& exit_code) {
       ->capture_default_str();
   up->add_option("--profile", a->profile, "The profile natgw.yaml gives natgw (--gateway natgw)")
       ->check(CLI::IsMember({"azure", "aws", "gcp", "rfc", "custom"}))
+      ->capture_default_str();
+  up->add_option("--offloads", a->offloads,
+                 "on: the veths keep the kernel's offloads (TSO/GSO, checksum offload); off: "
+                 "turned off, every frame MTU-sized with a full checksum")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  up->add_option("--workers", a->workers,
+                 "natgw's datapath workers (datapath.workers in its config)")
+      ->check(CLI::Range(1, 16))
       ->capture_default_str();
   up->add_option("--config-out", a->config_out, "Also write the lab's natgw config to this file");
   up->add_option("--flow-log", a->flow_log,
@@ -60,6 +71,8 @@ void add_up(CLI::App& lab, int& exit_code) {
     o.spec.gateway = *lab::parse_gateway_mode(a->gateway);
     o.spec.profile = a->profile;
     o.spec.flow_log = a->flow_log;
+    o.spec.offloads = a->offloads == "on";
+    o.spec.workers = a->workers;
     o.config_out = optional_name(a->config_out);
     o.keep_on_error = a->keep;
     exit_code = lab::lab_up(o, std::cout, std::cerr);

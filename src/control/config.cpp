@@ -491,6 +491,8 @@ Config to_config(const Draft& d) {
   if (fl.keep) c.flow_logs.keep = static_cast<std::uint32_t>(fl.keep->value);
   if (fl.rate_per_second)
     c.flow_logs.rate_per_second = static_cast<std::uint32_t>(fl.rate_per_second->value);
+  if (d.workers) c.datapath.workers = static_cast<std::uint32_t>(d.workers->value);
+  for (const auto& f : d.cpus) c.datapath.cpus.push_back(static_cast<std::uint32_t>(f.value));
   if (d.network.present) c.network = to_network(d.network);
   if (d.engine.present) {
     EngineKnobs k;
@@ -554,6 +556,13 @@ Draft to_draft(const Config& c) {
   fd.max_bytes = integer("flow_logs.max_bytes", fl.max_bytes);
   fd.keep = integer("flow_logs.keep", fl.keep);
   fd.rate_per_second = integer("flow_logs.rate_per_second", fl.rate_per_second);
+  const auto workers = static_cast<std::int64_t>(c.datapath.workers);
+  d.workers = Field<std::int64_t>{"datapath.workers", std::to_string(workers), {}, workers};
+  for (std::size_t i = 0; i < c.datapath.cpus.size(); ++i) {
+    const auto cpu = static_cast<std::int64_t>(c.datapath.cpus[i]);
+    d.cpus.push_back({fmt::format("datapath.cpus[{}]", i), std::to_string(cpu), {}, cpu});
+  }
+  d.cpu_entries = c.datapath.cpus.size();
   if (c.network) d.network = to_network_draft(*c.network);
   if (c.knobs) {
     d.engine.present = true;

@@ -133,12 +133,22 @@ struct FlowLogsConfig {
   bool operator==(const FlowLogsConfig&) const = default;
 };
 
+// `datapath:` how many worker threads run the datapath, and on which CPUs (src/control/README.md).
+inline constexpr std::uint32_t kMaxWorkers = 16;
+inline constexpr std::uint32_t kMaxCpu = 1023;
+struct DatapathConfig {
+  std::uint32_t workers = 1;        // 1..kMaxWorkers
+  std::vector<std::uint32_t> cpus;  // empty, or one CPU per worker (pinned in this order)
+  bool operator==(const DatapathConfig&) const = default;
+};
+
 struct Config {
   Profile profile = Profile::azure;
   GatewayConfig gateway;
   InterfacesConfig interfaces;
   ApiConfig api;
   FlowLogsConfig flow_logs;
+  DatapathConfig datapath;
   // The network around the gateway (docs/network.md). Absent: nothing of it is modelled or
   // enforced (no routes, no security rules), as before the section existed.
   std::optional<vnet::NetworkConfig> network;

@@ -195,6 +195,10 @@ struct Draft {
   std::optional<Field<net::Endpoint>> api_listen;
 
   FlowLogsDraft flow_logs;
+  std::optional<Field<std::int64_t>> workers;  // datapath.workers
+  std::vector<Field<std::int64_t>> cpus;       // datapath.cpus, readable entries
+  std::size_t cpu_entries = 0;                 // as written
+  Position cpus_at;
 
   NetworkDraft network;
   EngineDraft engine;

@@ -22,14 +22,15 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 6> kTopKeys = {"profile", "gateway", "interfaces",
-                                                      "api",     "network", "flow_logs"};
+constexpr std::array<std::string_view, 7> kTopKeys = {"profile", "gateway", "interfaces",
+                                                      "api",     "network", "flow_logs", "datapath"};
 // With profile custom, the engine knobs too.
-constexpr std::array<std::string_view, 7> kTopKeysCustom = {
-    "profile", "gateway", "interfaces", "api", "network", "flow_logs", "engine"};
+constexpr std::array<std::string_view, 8> kTopKeysCustom = {
+    "profile", "gateway", "interfaces", "api", "network", "flow_logs", "datapath", "engine"};
 constexpr std::array<std::string_view, 6> kGatewayKeys = {
     "name",    "idle_timeout_minutes", "public_ips", "public_ip_prefixes",
     "subnets", "public_ip_selection"};
+constexpr std::array<std::string_view, 2> kDatapathKeys = {"workers", "cpus"};
 constexpr std::array<std::string_view, 2> kInterfacesKeys = {"inside", "outside"};
 constexpr std::array<std::string_view, 3> kInterfaceKeys = {"name", "backend", "next_hop"};
 constexpr std::array<std::string_view, 1> kApiKeys = {"listen"};
@@ -154,6 +155,7 @@ class Reader {
     if (const auto* e = top->find("flow_logs")) read_flow_logs(*e);
     if (const auto* e = top->find("network")) read_network(*e);
     if (const auto* e = top->find("engine")) read_engine(*e);
+    if (const auto* e = top->find("datapath")) read_datapath(*e);
     return std::move(draft_);
   }
 
@@ -509,6 +511,24 @@ class Reader {
       f.keep = read_integer(*n, m->path, allowed::flow_logs_keep());
     if (const auto* n = m->find("rate_per_second")) {
       f.rate_per_second = read_integer(*n, m->path, allowed::flow_logs_rate());
+    }
+  }
+
+  void read_datapath(const Entry& e) {
+    const auto m = read_map(e.value, "datapath", position(e.key), kDatapathKeys);
+    if (!m) return;
+    if (const auto* n = m->find("workers"))
+      draft_.workers = read_integer(*n, m->path, allowed::workers());
+    if (const auto* n = m->find("cpus")) {
+      draft_.cpus_at = position(n->key);
+      bool bad_shape = false;
+      const auto entries = read_list(*n, m->path, allowed::cpu(), bad_shape);
+      draft_.cpu_entries = bad_shape ? 1 : entries.size();
+      for (const auto& [key, node] : entries) {
+        if (auto f = read_integer(Entry{key, node, node}, "", allowed::cpu())) {
+          draft_.cpus.push_back(std::move(*f));
+        }
+      }
     }
   }
 

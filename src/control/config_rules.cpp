@@ -82,12 +82,44 @@ class Rules {
     }
     if (d_.flow_logs.present) flow_logs();
     if (d_.network.present) network();
+    datapath();
   }
 
  private:
   template <class T>
   void error(const Field<T>& f, std::string message) {
     add_error(errors_, f.key, f.text, std::move(message), f.at);
+  }
+
+  void datapath() {
+    if (d_.workers && (d_.workers->value < 1 || d_.workers->value > kMaxWorkers)) {
+      error(*d_.workers,
+            fmt::format("{} is out of range; allowed: {}", d_.workers->text, allowed::workers()));
+    }
+    for (std::size_t i = 0; i < d_.cpus.size(); ++i) {
+      const auto& c = d_.cpus[i];
+      if (c.value < 0 || c.value > kMaxCpu) {
+        error(c, fmt::format("{} is out of range; allowed: {}", c.text, allowed::cpu()));
+        continue;
+      }
+      for (std::size_t j = 0; j < i; ++j) {
+        if (d_.cpus[j].value == c.value) {
+          error(c,
+                fmt::format("{} is also {}; allowed: {}", c.text, d_.cpus[j].key, allowed::cpu()));
+          break;
+        }
+      }
+    }
+    const std::int64_t workers = d_.workers ? d_.workers->value : 1;
+    const bool workers_ok = workers >= 1 && workers <= kMaxWorkers;  // else reported above
+    if (workers_ok && d_.cpu_entries != 0 && static_cast<std::int64_t>(d_.cpu_entries) != workers) {
+      add_error(
+          errors_, "datapath.cpus", "",
+          fmt::format("{} CPU{} for {} worker{}; allowed: none (not pinned), or one CPU per worker",
+                      d_.cpu_entries, d_.cpu_entries == 1 ? "" : "s", workers,
+                      workers == 1 ? "" : "s"),
+          d_.cpus_at);
+    }
   }
 
   void gateway_name(const Field<std::string>& f) {

@@ -321,6 +321,16 @@ std::string flow_logs_rate() {
   return fmt::format("1..{} (records per second)", kFlowLogRateMax);
 }
 
+std::string workers() {
+  return fmt::format(
+      "an integer in 1..{}: datapath threads, each with its own slice of the SNAT ports",
+      kMaxWorkers);
+}
+
+std::string cpu() {
+  return fmt::format("a CPU number in 0..{}, one per worker, each CPU once", kMaxCpu);
+}
+
 std::string network_section() {
   return "a map with keys address_space, default_outbound_access, route_tables, security_groups, "
          "private_endpoints, service_endpoints, instance_public_ips, load_balancer_outbound_rules";

@@ -82,6 +82,8 @@ inline constexpr std::int64_t kFlowLogMaxBytesMin = 4096;
 inline constexpr std::int64_t kFlowLogMaxBytesMax = std::int64_t{1} << 36;  // 64 GiB
 inline constexpr std::int64_t kFlowLogKeepMax = 100;
 inline constexpr std::int64_t kFlowLogRateMax = 1'000'000;
+[[nodiscard]] std::string workers();
+[[nodiscard]] std::string cpu();
 // network:
 [[nodiscard]] std::string network_section();
 [[nodiscard]] std::string resource_name();

@@ -1,9 +1,11 @@
 #include "daemon/daemon.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 
 #include <atomic>
+#include <cstring>
 #include <ctime>
 #include <random>
 #include <thread>
@@ -22,6 +24,7 @@
 #include "daemon/sd_notify.hpp"
 #include "daemon/state_file.hpp"
 #include "daemon/views.hpp"
+#include "datapath/shard.hpp"
 #include "datapath/worker.hpp"
 #include "io/af_packet.hpp"
 #include "telemetry/snapshot.hpp"
@@ -79,19 +82,61 @@ void keep_stdout_for(const control::Config& c) {
 }
 
 // Everything the API and the prober share.
+
+// Every CPU of datapath.cpus must be one this process may run on; "" when they are.
+std::string check_cpus(const std::vector<std::uint32_t>& cpus) {
+  if (cpus.empty()) return "";
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return "";
+  std::string usable;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &allowed)) usable += (usable.empty() ? "" : ", ") + std::to_string(c);
+  }
+  for (std::size_t i = 0; i < cpus.size(); ++i) {
+    if (cpus[i] >= CPU_SETSIZE || !CPU_ISSET(cpus[i], &allowed)) {
+      return "datapath.cpus[" + std::to_string(i) + "]: CPU " + std::to_string(cpus[i]) +
+             " is not available to natgw on this host; allowed: " + usable;
+    }
+  }
+  return "";
+}
+
+// Everything the API and the prober share. With several workers (datapath/shard.hpp) every
+// question goes to each worker on its own thread, one after the other, and the answers are
+// summed or merged here.
 class Gateway {
  public:
-  Gateway(control::Config config, datapath::Worker& worker)
-      : config_(std::move(config)), worker_(worker), started_(datapath::monotonic_now()) {}
+  Gateway(control::Config config, std::vector<datapath::Worker*> workers)
+      : config_(std::move(config)),
+        workers_(std::move(workers)),
+        started_(datapath::monotonic_now()) {}
 
-  // A fresh snapshot, collected on the worker thread. nullopt when the worker is stuck.
+  // A fresh snapshot, collected on the worker threads. nullopt when a worker is stuck.
   std::optional<telemetry::Snapshot> snapshot() {
     telemetry::Snapshot s;
-    const bool ok = worker_.call(
+    for (datapath::Worker* worker : workers_) {
+      telemetry::Snapshot part;
+      if (!worker_snapshot(*worker, part)) return std::nullopt;
+      telemetry::accumulate(s, part);
+    }
+    if (flow_log_ != nullptr) flow_log_->fill(s.flow_log);
+    std::lock_guard lk(mu_);
+    s.gateway = config_.gateway.name;
+    s.profile = std::string(control::name(config_.profile));
+    s.version = NATGW_VERSION;
+    s.availability_percent = availability_.percent();
+    s.uptime_seconds = std::chrono::duration<double>(datapath::monotonic_now() - started_).count();
+    return s;
+  }
+
+  bool worker_snapshot(datapath::Worker& worker, telemetry::Snapshot& s) {
+    return worker.call(
         [&](datapath::Worker& w) {
           telemetry::fill_from_engine(s, w.engine());
           const auto& st = w.stats();
-          for (std::size_t r = 0; r < nat::kDropReasonCount; ++r) s.counters.drops[r] += st.drops[r];
+          for (std::size_t r = 0; r < nat::kDropReasonCount; ++r)
+            s.counters.drops[r] += st.drops[r];
           s.probes_sent = st.probes_sent;
           s.probes_ok = st.probes_ok;
           s.frames_not_for_gateway = st.not_for_gateway;
@@ -120,29 +165,27 @@ class Gateway {
           }
         },
         kCallTimeout);
-    if (!ok) return std::nullopt;
-    if (flow_log_ != nullptr) flow_log_->fill(s.flow_log);
-    std::lock_guard lk(mu_);
-    s.gateway = config_.gateway.name;
-    s.profile = std::string(control::name(config_.profile));
-    s.version = NATGW_VERSION;
-    s.availability_percent = availability_.percent();
-    s.uptime_seconds = std::chrono::duration<double>(datapath::monotonic_now() - started_).count();
-    return s;
   }
 
-  // Once a second: judge the last probe, record the minute's metrics, send the next probe.
+  // Once a second: judge the last probe, record the minute's metrics, send the next probe. Every
+  // worker sends one (each through its own engine and ports); the datapath is available when all
+  // of them crossed.
   void probe_tick() {
     std::uint64_t sent = 0, ok = 0;
     nat::Counters counters;
-    const bool answered = worker_.call(
-        [&](datapath::Worker& w) {
-          sent = w.stats().probes_sent;
-          ok = w.stats().probes_ok;
-          counters = w.engine().counters();
-          for (std::size_t r = 0; r < nat::kDropReasonCount; ++r) counters.drops[r] += w.stats().drops[r];
-        },
-        500ms);
+    bool answered = true;
+    for (datapath::Worker* worker : workers_) {
+      answered = answered && worker->call(
+                                 [&](datapath::Worker& w) {
+                                   sent += w.stats().probes_sent;
+                                   ok += w.stats().probes_ok;
+                                   counters += w.engine().counters();
+                                   for (std::size_t r = 0; r < nat::kDropReasonCount; ++r) {
+                                     counters.drops[r] += w.stats().drops[r];
+                                   }
+                                 },
+                                 500ms);
+    }
     std::lock_guard lk(mu_);
     if (probe_outstanding_) {
       availability_.record(answered && sent > last_sent_ && ok - last_ok_ == sent - last_sent_);
@@ -152,7 +195,7 @@ class Gateway {
       last_ok_ = ok;
       history_.sample(static_cast<std::int64_t>(std::time(nullptr)), counters, availability_.percent());
     }
-    worker_.request_probe();
+    for (datapath::Worker* worker : workers_) worker->request_probe();
     probe_outstanding_ = true;
   }
 
@@ -161,20 +204,39 @@ class Gateway {
     return history_.json();
   }
 
+  // The flows of every worker, in worker order, paged as one list.
   std::optional<nlohmann::json> flows(const FlowQuery& q) {
-    nlohmann::json out;
-    const bool ok = worker_.call(
-        [&](datapath::Worker& w) { out = flows_json(w.engine(), q, datapath::monotonic_now()); }, kCallTimeout);
-    if (!ok) return std::nullopt;
-    return out;
+    nlohmann::json rows = nlohmann::json::array();
+    std::size_t total = 0;
+    for (datapath::Worker* worker : workers_) {
+      FlowQuery part = q;
+      part.offset = q.offset > total ? q.offset - total : 0;
+      part.limit = q.limit > rows.size() ? q.limit - rows.size() : 0;
+      nlohmann::json out;
+      const bool ok = worker->call(
+          [&](datapath::Worker& w) {
+            out = flows_json(w.engine(), part, datapath::monotonic_now());
+          },
+          kCallTimeout);
+      if (!ok) return std::nullopt;
+      total += out["total"].get<std::size_t>();
+      for (auto& f : out["flows"]) rows.push_back(std::move(f));
+    }
+    return nlohmann::json{
+        {"total", total}, {"offset", q.offset}, {"limit", q.limit}, {"flows", rows}};
   }
 
   // GET /v1/explain: the fate of one flow, from the live network model and engine, read-only
   // (nothing is created to answer).
+  // The worker that would own the connection (its inside host's) answers.
   std::optional<nlohmann::json> explain(const vnet::ExplainQuery& q) {
     nlohmann::json out;
-    const bool ok = worker_.call(
-        [&](datapath::Worker& w) { out = vnet::to_json(vnet::explain_live(w.network().get(), w.engine(), q)); },
+    datapath::Worker& owner =
+        *workers_[datapath::owner_of_inside(q.flow.src.addr, workers_.size())];
+    const bool ok = owner.call(
+        [&](datapath::Worker& w) {
+          out = vnet::to_json(vnet::explain_live(w.network().get(), w.engine(), q));
+        },
         kCallTimeout);
     if (!ok) return std::nullopt;
     return out;
@@ -194,8 +256,12 @@ class Gateway {
       std::lock_guard lk(mu_);
       current = config_;
     }
-    if (!(next.interfaces == current.interfaces) || !(next.api == current.api)) {
-      spdlog::error("reload refused: interfaces and api.listen change only with a restart; the running configuration stays");
+    if (!(next.interfaces == current.interfaces) || !(next.api == current.api) ||
+        !(next.datapath == current.datapath)) {
+      spdlog::error(
+          "reload refused: interfaces, api.listen and datapath change only with a restart; the "
+          "running "
+          "configuration stays");
       return;
     }
     if (next.flow_logs.enabled != current.flow_logs.enabled) {
@@ -213,16 +279,23 @@ class Gateway {
       spdlog::error("reload refused: network: {}; the running configuration stays", e.what());
       return;
     }
-    // New network rules apply to new connections; open flows keep the fate they had.
-    const bool answered =
-        worker_.call([&](datapath::Worker& w) { err = w.reconfigure(engine, network); }, kCallTimeout);
-    if (!answered) {
-      spdlog::error("reload failed: the datapath did not answer; the running configuration stays");
-      return;
-    }
-    if (!err.empty()) {
-      spdlog::error("reload refused: {}; the running configuration stays", err);
-      return;
+    // New network rules apply to new connections; open flows keep the fate they had. Each worker
+    // takes its shard of the new configuration; the first refusal stops the reload (workers that
+    // took it already keep it: a refusal comes from the engine's checks, the same on every shard,
+    // so it is the first worker that refuses).
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      const nat::EngineConfig shard = datapath::shard_config(engine, i, workers_.size());
+      const bool answered = workers_[i]->call(
+          [&](datapath::Worker& w) { err = w.reconfigure(shard, network); }, kCallTimeout);
+      if (!answered) {
+        spdlog::error(
+            "reload failed: datapath worker {} did not answer; the running configuration stays", i);
+        return;
+      }
+      if (!err.empty()) {
+        spdlog::error("reload refused: {}; the running configuration stays", err);
+        return;
+      }
     }
     if (flow_log_ != nullptr) {
       // Reopened on every reload, so that a file moved away by log rotation is created again;
@@ -248,14 +321,16 @@ class Gateway {
   // Writes the flow table to the state file; returns the number of flows, or the error.
   std::variant<std::size_t, std::string> snapshot_to(const std::filesystem::path& path) {
     SavedState st;
-    const bool ok = worker_.call(
-        [&](datapath::Worker& w) {
-          st.flows = w.engine().save_flows();
-          st.port_min = w.engine().config().limits.port_min;
-          st.port_max = w.engine().config().limits.port_max;
-        },
-        kCallTimeout);
-    if (!ok) return std::string("the datapath did not answer in time");
+    const auto whole = config().engine().limits;  // the state file holds the whole port range
+    st.port_min = whole.port_min;
+    st.port_max = whole.port_max;
+    for (datapath::Worker* worker : workers_) {
+      std::vector<nat::SavedFlow> part;
+      const bool ok =
+          worker->call([&](datapath::Worker& w) { part = w.engine().save_flows(); }, kCallTimeout);
+      if (!ok) return std::string("the datapath did not answer in time");
+      st.flows.insert(st.flows.end(), part.begin(), part.end());
+    }
     st.saved_unix_ms = unix_ms_now();
     if (auto err = write_state(path, st); !err.empty()) return err;
     return st.flows.size();
@@ -267,7 +342,7 @@ class Gateway {
  private:
   std::mutex mu_;
   control::Config config_;
-  datapath::Worker& worker_;
+  std::vector<datapath::Worker*> workers_;
   nat::Time started_;
   telemetry::Availability availability_;
   MetricsHistory history_;
@@ -277,9 +352,11 @@ class Gateway {
 
 // POST /v1/capture: attaches a capture session to the worker until `count` frames matched or
 // `seconds` passed, then returns them. One capture at a time.
-void capture_route(httplib::Server& srv, datapath::Worker& worker) {
+// With several workers each gets a session of its own (a session has one writer); their frames
+// are merged by time, and sequence numbers are made unique per worker.
+void capture_route(httplib::Server& srv, const std::vector<datapath::Worker*>& workers) {
   static std::mutex busy;
-  srv.Post("/v1/capture", [&worker](const httplib::Request& req, httplib::Response& res) {
+  srv.Post("/v1/capture", [workers](const httplib::Request& req, httplib::Response& res) {
     auto fail = [&res](int status, const std::string& msg) {
       res.status = status;
       res.set_content(nlohmann::json{{"error", msg}}.dump(), "application/json");
@@ -300,7 +377,8 @@ void capture_route(httplib::Server& srv, datapath::Worker& worker) {
     long count = 0, seconds = 0, snaplen = 0;
     if (!num("count", 100, 1, 100000, count)) return fail(400, "count: expected 1..100000");
     if (!num("seconds", 10, 1, 600, seconds)) return fail(400, "seconds: expected 1..600");
-    if (!num("snaplen", 1514, 64, datapath::kCaptureMaxSnap, snaplen)) return fail(400, "snaplen: expected 64..2048");
+    if (!num("snaplen", 1514, 64, datapath::kCaptureMaxSnap, snaplen))
+      return fail(400, "snaplen: expected 64..2048");
     const std::string expr = req.has_param("filter") ? req.get_param_value("filter") : "";
     // The filter: a BPF program compiled by libpcap for Ethernet frames.
     std::unique_ptr<pcap_t, decltype(&pcap_close)> dead(pcap_open_dead(DLT_EN10MB, static_cast<int>(snaplen)), &pcap_close);
@@ -309,42 +387,69 @@ void capture_route(httplib::Server& srv, datapath::Worker& worker) {
       return fail(400, "filter: " + std::string(pcap_geterr(dead.get())));
     }
     std::shared_ptr<bpf_program> guard(prog.get(), [prog](bpf_program* p) { pcap_freecode(p); });
-    auto owned = std::make_unique<datapath::CaptureSession>(
-        65536, static_cast<std::uint32_t>(snaplen), [p = prog.get()](const std::uint8_t* f, std::uint32_t len) {
-          pcap_pkthdr h{};
-          h.caplen = len;
-          h.len = len;
-          return pcap_offline_filter(p, &h, f) != 0;
-        });
-    datapath::CaptureSession& session = *owned;
-    if (!worker.call([&](datapath::Worker& w) { w.attach_capture(&session); }, kCallTimeout)) {
-      return fail(503, "the datapath did not answer in time");
+    std::vector<std::unique_ptr<datapath::CaptureSession>> owned;
+    std::size_t attached = 0;
+    for (datapath::Worker* worker : workers) {
+      owned.push_back(std::make_unique<datapath::CaptureSession>(
+          65536, static_cast<std::uint32_t>(snaplen),
+          [p = prog.get()](const std::uint8_t* f, std::uint32_t len) {
+            pcap_pkthdr h{};
+            h.caplen = len;
+            h.len = len;
+            return pcap_offline_filter(p, &h, f) != 0;
+          }));
+      datapath::CaptureSession* session = owned.back().get();
+      if (!worker->call([&](datapath::Worker& w) { w.attach_capture(session); }, kCallTimeout))
+        break;
+      ++attached;
     }
     std::vector<datapath::CapturedFrame> frames;
+    // Worker i's sequence numbers in their own range, so that frames of two workers never pair.
+    const auto drain_all = [&] {
+      for (std::size_t i = 0; i < attached; ++i) {
+        const std::size_t from = frames.size();
+        owned[i]->drain(frames);
+        for (std::size_t k = from; k < frames.size(); ++k) frames[k].seq |= std::uint64_t{i} << 48;
+      }
+    };
     std::set<std::uint64_t> seqs;
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < until) {
-      session.drain(frames);
+    while (attached == workers.size() && std::chrono::steady_clock::now() < until) {
+      drain_all();
       for (const auto& f : frames) seqs.insert(f.seq);
       if (static_cast<long>(seqs.size()) >= count) break;
       std::this_thread::sleep_for(20ms);
     }
-    // Detach on the worker; it must never touch the session after this returns. A worker that
-    // never answers keeps the session (and its filter) for good rather than write into freed memory.
-    bool detached = false;
-    for (int i = 0; i < 30 && !detached; ++i) {
-      detached = worker.call([](datapath::Worker& w) { w.attach_capture(nullptr); }, kCallTimeout);
+    // Detach on each worker; it must never touch its session after this returns. A worker that
+    // never answers keeps the session (and its filter) for good rather than write into freed
+    // memory.
+    bool all_detached = true;
+    for (std::size_t i = 0; i < attached; ++i) {
+      bool detached = false;
+      for (int k = 0; k < 30 && !detached; ++k) {
+        detached =
+            workers[i]->call([](datapath::Worker& w) { w.attach_capture(nullptr); }, kCallTimeout);
+      }
+      if (!detached) {
+        spdlog::error(
+            "capture: datapath worker {} does not answer; its capture session stays attached", i);
+        (void)owned[i].release();
+        all_detached = false;
+      }
     }
-    if (!detached) {
-      spdlog::error("capture: the datapath does not answer; the capture session stays attached");
-      (void)owned.release();
-      (void)new std::shared_ptr<bpf_program>(guard);
+    if (!all_detached) (void)new std::shared_ptr<bpf_program>(guard);
+    if (attached != workers.size() || !all_detached)
       return fail(503, "the datapath did not answer in time");
-    }
-    session.drain(frames);
+    drain_all();
+    std::stable_sort(frames.begin(), frames.end(),
+                     [](const datapath::CapturedFrame& a, const datapath::CapturedFrame& b) {
+                       return a.time < b.time;
+                     });
+    std::uint64_t dropped = 0;
+    for (const auto& o : owned) dropped += o->dropped();
     nlohmann::json out;
     out["filter"] = expr;
-    out["dropped"] = session.dropped();
+    out["dropped"] = dropped;
     out["now_monotonic_ns"] = datapath::monotonic_now().count();
     out["now_unix_ns"] = std::chrono::duration_cast<std::chrono::nanoseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
@@ -353,7 +458,8 @@ void capture_route(httplib::Server& srv, datapath::Worker& worker) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::set<std::uint64_t> kept;
     for (const auto& f : frames) {
-      if (!kept.count(f.seq) && static_cast<long>(kept.size()) >= count) continue;  // count received frames
+      if (!kept.count(f.seq) && static_cast<long>(kept.size()) >= count)
+        continue;  // count received frames
       kept.insert(f.seq);
       std::string hex;
       hex.reserve(f.data.size() * 2);
@@ -447,7 +553,9 @@ void install_routes(httplib::Server& srv, Gateway& gw, const std::filesystem::pa
 }
 
 // Restores the flows of a previous run, if its state file is usable; never fatal.
-void restore(datapath::Worker& worker, const std::filesystem::path& path) {
+// Each flow goes to the worker that owns its public port (datapath/shard.hpp).
+void restore(const std::vector<datapath::Worker*>& workers, const nat::Limits& whole,
+             const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     spdlog::info("no state file at {}: starting with an empty flow table", path.string());
@@ -459,8 +567,7 @@ void restore(datapath::Worker& worker, const std::filesystem::path& path) {
     return;
   }
   const SavedState& st = std::get<SavedState>(loaded);
-  nat::Engine& engine = worker.engine();
-  const auto& lim = engine.config().limits;
+  const auto& lim = whole;
   if (st.port_min != lim.port_min || st.port_max != lim.port_max) {
     spdlog::error("refusing the state file {}: it was written with SNAT ports {}..{}, this configuration uses {}..{}; "
                   "starting with an empty flow table",
@@ -468,7 +575,21 @@ void restore(datapath::Worker& worker, const std::filesystem::path& path) {
     return;
   }
   const auto down = std::chrono::milliseconds(std::max<std::int64_t>(unix_ms_now() - st.saved_unix_ms, 0));
-  const nat::RestoreReport r = engine.restore_flows(st.flows, down, datapath::monotonic_now());
+  std::vector<std::vector<nat::SavedFlow>> parts(workers.size());
+  for (const auto& f : st.flows) {
+    parts[datapath::owner_of_port(f.public_endpoint.port, lim.port_min, lim.port_max,
+                                  workers.size())]
+        .push_back(f);
+  }
+  nat::RestoreReport r;
+  const nat::Time now = datapath::monotonic_now();
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    const nat::RestoreReport part = workers[i]->engine().restore_flows(parts[i], down, now);
+    r.restored_live += part.restored_live;
+    r.restored_holddown += part.restored_holddown;
+    r.expired += part.expired;
+    for (const auto& [why, n] : part.dropped) r.dropped[why] += n;
+  }
   std::string dropped;
   for (const auto& [why, n] : r.dropped) dropped += (dropped.empty() ? "" : "; ") + std::to_string(n) + " because " + why;
   spdlog::info("restored {} flows and {} ports in hold-down from {} (saved {:.1f} s ago); {} expired while natgw was down; "
@@ -512,25 +633,92 @@ int run(const Options& options) {
   sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
-  std::unique_ptr<datapath::Worker> worker;
+  const std::size_t nworkers = config.datapath.workers;
+  if (const std::string err = check_cpus(config.datapath.cpus); !err.empty()) {
+    spdlog::error("{}", err);
+    return 1;
+  }
+  std::vector<std::unique_ptr<datapath::Worker>> owned_workers;
+  std::vector<datapath::Worker*> workers;
   try {
-    auto wc = worker_config(config);
-    auto inside = io::open_af_packet(in_name);
-    auto outside = io::open_af_packet(out_name);
-    spdlog::info("inside {} ({}), addresses {}; outside {} ({}), addresses {}, next hop {}", in_name,
-                 inside->mac().text().view(), join(wc.inside_addresses), out_name, outside->mac().text().view(),
-                 join(wc.outside_addresses), text(wc.next_hop));
-    worker = std::make_unique<datapath::Worker>(std::move(wc), std::move(inside), std::move(outside));
+    const auto base = worker_config(config);
+    std::vector<std::unique_ptr<io::Port>> inside, outside;
+    if (nworkers == 1) {
+      inside.push_back(io::open_af_packet(in_name));
+      outside.push_back(io::open_af_packet(out_name));
+    } else {
+      // One fanout group per side: the kernel steers each frame to the worker that owns it.
+      const auto& lim = base.engine.limits;
+      inside = io::open_af_packet_group(in_name, {}, nworkers, datapath::inside_steering_program());
+      outside = io::open_af_packet_group(
+          out_name, {}, nworkers,
+          datapath::outside_steering_program(lim.port_min, lim.port_max, nworkers));
+    }
+    for (const auto& [name, port] :
+         {std::pair{in_name, inside[0].get()}, std::pair{out_name, outside[0].get()}}) {
+      if (auto w = offload_warning(name, port->offloads())) spdlog::warn("{}", *w);
+    }
+    spdlog::info(
+        "inside {} ({}), addresses {}; outside {} ({}), addresses {}, next hop {}; {} datapath "
+        "worker{}",
+        in_name, inside[0]->mac().text().view(), join(base.inside_addresses), out_name,
+        outside[0]->mac().text().view(), join(base.outside_addresses), text(base.next_hop),
+        nworkers, nworkers == 1 ? "" : "s");
+    for (std::size_t i = 0; i < nworkers; ++i) {
+      auto wc = base;
+      wc.engine = datapath::shard_config(base.engine, i, nworkers);
+      wc.primary = i == 0;
+      if (nworkers > 1) {
+        spdlog::info(
+            "worker {}: SNAT ports {}..{}, {} connections, {} per public IP and destination", i,
+            wc.engine.limits.port_min, wc.engine.limits.port_max, wc.engine.limits.max_connections,
+            wc.engine.limits.per_destination);
+      }
+      auto w = std::make_unique<datapath::Worker>(std::move(wc), std::move(inside[i]),
+                                                  std::move(outside[i]));
+      if (i > 0) {  // ARP goes to the primary alone: the others read copies to learn neighbours
+        io::AfPacketOptions arp;
+        arp.ether_type = 0x0806;
+        arp.rx_block_size = 1u << 16;
+        arp.rx_block_count = 2;
+        arp.tx_frame_count = 4;
+        arp.offloads = false;
+        w->set_arp_taps(io::open_af_packet(in_name, arp), io::open_af_packet(out_name, arp));
+      }
+      workers.push_back(w.get());
+      owned_workers.push_back(std::move(w));
+    }
   } catch (const std::exception& e) {
     spdlog::error("cannot start the datapath: {}", e.what());
     return 1;
   }
 
+  // The kernel's own copy of the frames natgw translates is dropped at ingress (host.hpp).
+  const std::string discard = run_nft(ingress_discard_ruleset(
+      in_name, out_name, interface_addresses(in_name), config.engine().public_ips));
+  if (discard.empty()) {
+    spdlog::info(
+        "the kernel's copy of translated frames is dropped at ingress (nftables table netdev "
+        "natgw)");
+  } else {
+    spdlog::warn(
+        "{}: the kernel also routes (and drops) every frame natgw translates, which costs CPU",
+        discard);
+  }
+  struct RemoveDiscard {  // on every way out of run()
+    bool installed;
+    ~RemoveDiscard() {
+      if (installed) (void)run_nft(kIngressDiscardRemove);
+    }
+  } remove_discard{discard.empty()};
+
   // Flow logs: started before the restore, which reports restored flows as opened.
   std::unique_ptr<FlowLogPump> flow_log;
   if (config.flow_logs.enabled) {
     keep_stdout_for(config);
-    flow_log = std::make_unique<FlowLogPump>(*worker->engine().flow_events());
+    std::vector<nat::FlowEventRing*> rings;
+    for (datapath::Worker* w : workers) rings.push_back(w->engine().flow_events());
+    flow_log = std::make_unique<FlowLogPump>(std::move(rings));
     if (auto err = flow_log->open(flow_log_options(config)); !err.empty()) {
       spdlog::error("flow_logs.path: {}", err);
       return 1;
@@ -539,16 +727,16 @@ int run(const Options& options) {
     spdlog::info("flow log: {}", flow_log_text(config));
   }
 
-  if (!options.state_file.empty()) restore(*worker, options.state_file);
+  if (!options.state_file.empty()) restore(workers, config.engine().limits, options.state_file);
 
-  Gateway gw(config, *worker);
+  Gateway gw(config, workers);
   gw.inside_name_ = in_name;
   gw.outside_name_ = out_name;
   gw.flow_log_ = flow_log.get();
   httplib::Server srv;
   install_routes(srv, gw, options.state_file);
-  capture_route(srv, *worker);
-  install_evidence_routes(srv, *worker);
+  capture_route(srv, workers);
+  install_evidence_routes(srv, workers);
   const std::string host_addr = text(config.api.listen.addr);
   if (!srv.bind_to_port(host_addr, config.api.listen.port)) {
     spdlog::error("cannot listen on {}:{} for the API (in use, or not an address of this host)", host_addr,
@@ -556,8 +744,22 @@ int run(const Options& options) {
     return 1;
   }
 
-  worker->announce(datapath::monotonic_now());
-  std::thread datapath_thread([&] { worker->run(); });
+  for (datapath::Worker* w : workers) w->announce(datapath::monotonic_now());
+  std::vector<std::thread> datapath_threads;
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    datapath_threads.emplace_back([w = workers[i]] { w->run(); });
+    if (!config.datapath.cpus.empty()) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(config.datapath.cpus[i], &set);
+      if (const int rc =
+              pthread_setaffinity_np(datapath_threads.back().native_handle(), sizeof set, &set);
+          rc != 0) {
+        spdlog::warn("worker {}: cannot pin to CPU {}: {}", i, config.datapath.cpus[i],
+                     std::strerror(rc));
+      }
+    }
+  }
   std::thread api_thread([&] { srv.listen_after_bind(); });
   std::atomic<bool> stopping{false};
   std::thread prober([&] {
@@ -588,27 +790,33 @@ int run(const Options& options) {
   }
   stopping = true;
   srv.stop();
-  worker->stop();
+  for (datapath::Worker* w : workers) w->stop();
   prober.join();
   api_thread.join();
-  datapath_thread.join();
+  for (auto& t : datapath_threads) t.join();
   if (flow_log && options.state_file.empty()) {
     // No state file: the open flows end here. Written in ring-sized steps, drained between.
-    nat::Engine& engine = worker->engine();
-    const std::size_t step = engine.flow_events()->capacity() / 2;
-    std::size_t next = 0;
-    do {
-      next = engine.log_stopped_flows(datapath::monotonic_now(), next, step);
-      flow_log->drain();
-    } while (next != 0);
+    for (datapath::Worker* w : workers) {
+      nat::Engine& engine = w->engine();
+      const std::size_t step = engine.flow_events()->capacity() / 2;
+      std::size_t next = 0;
+      do {
+        next = engine.log_stopped_flows(datapath::monotonic_now(), next, step);
+        flow_log->drain();
+      } while (next != 0);
+    }
   }
   if (flow_log) flow_log->stop();  // the datapath has stopped: this drains every record
   if (!options.state_file.empty()) {
     SavedState st;
     st.saved_unix_ms = unix_ms_now();
-    st.flows = worker->engine().save_flows();
-    st.port_min = worker->engine().config().limits.port_min;
-    st.port_max = worker->engine().config().limits.port_max;
+    for (datapath::Worker* w : workers) {
+      const auto part = w->engine().save_flows();
+      st.flows.insert(st.flows.end(), part.begin(), part.end());
+    }
+    const auto whole = gw.config().engine().limits;
+    st.port_min = whole.port_min;
+    st.port_max = whole.port_max;
     if (auto err = write_state(options.state_file, st); !err.empty()) {
       spdlog::error("could not save the flow table: {}", err);
     } else {

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "datapath/worker.hpp"
@@ -15,20 +16,30 @@ std::string text(const net::Endpoint& e) {
 
 }  // namespace
 
-void install_evidence_routes(httplib::Server& srv, datapath::Worker& worker) {
-  srv.Get("/v1/drops", [&worker](const httplib::Request&, httplib::Response& res) {
+// With several workers, their samples are merged by time (oldest first).
+void install_evidence_routes(httplib::Server& srv, const std::vector<datapath::Worker*>& workers) {
+  srv.Get("/v1/drops", [workers](const httplib::Request&, httplib::Response& res) {
     std::vector<nat::DropSample> drops;
     std::vector<nat::FtpActiveSample> ftp;
     std::uint64_t ftp_total = 0;
     nat::Time now{};
-    const bool ok = worker.call(
-        [&](datapath::Worker& w) {
-          drops = w.engine().recent_drops();
-          ftp = w.engine().recent_ftp_active();
-          ftp_total = w.engine().ftp_active_commands();
-          now = datapath::monotonic_now();
-        },
-        std::chrono::milliseconds(2000));
+    bool ok = true;
+    for (datapath::Worker* worker : workers) {
+      ok = ok && worker->call(
+                     [&](datapath::Worker& w) {
+                       const auto d = w.engine().recent_drops();
+                       drops.insert(drops.end(), d.begin(), d.end());
+                       const auto f = w.engine().recent_ftp_active();
+                       ftp.insert(ftp.end(), f.begin(), f.end());
+                       ftp_total += w.engine().ftp_active_commands();
+                       now = datapath::monotonic_now();
+                     },
+                     std::chrono::milliseconds(2000));
+    }
+    std::stable_sort(drops.begin(), drops.end(),
+                     [](const auto& a, const auto& b) { return a.time < b.time; });
+    std::stable_sort(ftp.begin(), ftp.end(),
+                     [](const auto& a, const auto& b) { return a.time < b.time; });
     if (!ok) {
       res.status = 503;
       res.set_content(R"({"error":"the datapath did not answer in time"})", "application/json");

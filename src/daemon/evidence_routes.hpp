@@ -2,6 +2,8 @@
 // `natgw doctor` needs to say who was affected, not only how many.
 #pragma once
 
+#include <vector>
+
 namespace httplib {
 class Server;
 }
@@ -12,6 +14,6 @@ class Worker;
 
 namespace natgw::daemon {
 
-void install_evidence_routes(httplib::Server& srv, datapath::Worker& worker);
+void install_evidence_routes(httplib::Server& srv, const std::vector<datapath::Worker*>& workers);
 
 }  // namespace natgw::daemon

@@ -32,15 +32,17 @@ void FlowLogPump::drain() {
   std::array<nat::FlowEvent, 256> batch;
   std::lock_guard lk(mu_);
   bool any = false;
-  for (;;) {
-    const std::size_t n = ring_.pop(batch);
-    if (n == 0) break;
-    any = true;
-    // Engine time is the datapath's monotonic clock; records carry Unix time.
-    const nat::Time now = datapath::monotonic_now();
-    const std::int64_t offset =
-        unix_ms_now() - std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
-    for (std::size_t i = 0; i < n; ++i) writer_.write(batch[i], now, offset);
+  for (nat::FlowEventRing* ring : rings_) {
+    for (;;) {
+      const std::size_t n = ring->pop(batch);
+      if (n == 0) break;
+      any = true;
+      // Engine time is the datapath's monotonic clock; records carry Unix time.
+      const nat::Time now = datapath::monotonic_now();
+      const std::int64_t offset =
+          unix_ms_now() - std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+      for (std::size_t i = 0; i < n; ++i) writer_.write(batch[i], now, offset);
+    }
   }
   if (any) writer_.flush();
 }
@@ -48,9 +50,13 @@ void FlowLogPump::drain() {
 void FlowLogPump::fill(telemetry::FlowLogReport& r) const {
   const auto& c = writer_.counters();  // atomics: no lock needed
   r.enabled = true;
-  r.records = ring_.pushed() + ring_.lost();
+  r.records = 0;
+  r.ring_full = 0;
+  for (const nat::FlowEventRing* ring : rings_) {
+    r.records += ring->pushed() + ring->lost();
+    r.ring_full += ring->lost();
+  }
   r.written = c.written.load(std::memory_order_relaxed);
-  r.ring_full = ring_.lost();
   r.rate_limited = c.rate_limited.load(std::memory_order_relaxed);
   r.write_errors = c.write_errors.load(std::memory_order_relaxed);
 }

@@ -1,5 +1,6 @@
-// The daemon's flow-log thread: drains the engine's flow-event ring (the consumer side of the
-// SPSC ring; the datapath thread is the producer) and writes the records through a
+// The daemon's flow-log thread: drains the engines' flow-event rings, one per datapath worker
+// (the consumer side of each SPSC ring; the worker's thread is its producer), and writes the
+// records through a
 // telemetry::FlowLogWriter. The datapath never waits for it: a ring it has not drained in time
 // loses records, and counts them.
 #pragma once
@@ -8,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "nat/flow_events.hpp"
 #include "telemetry/flow_log.hpp"
@@ -17,7 +19,9 @@ namespace natgw::daemon {
 
 class FlowLogPump {
  public:
-  explicit FlowLogPump(nat::FlowEventRing& ring) : ring_(ring) {}
+  // Records of one worker keep their order; records of different workers are written ring after
+  // ring at each drain (each carries its own time).
+  explicit FlowLogPump(std::vector<nat::FlowEventRing*> rings) : rings_(std::move(rings)) {}
   ~FlowLogPump() { stop(); }
   FlowLogPump(const FlowLogPump&) = delete;
   FlowLogPump& operator=(const FlowLogPump&) = delete;
@@ -32,7 +36,7 @@ class FlowLogPump {
   void fill(telemetry::FlowLogReport& r) const;
 
  private:
-  nat::FlowEventRing& ring_;
+  std::vector<nat::FlowEventRing*> rings_;
   mutable std::mutex mu_;  // the writer: this thread and reloads
   telemetry::FlowLogWriter writer_;
   std::atomic<bool> stopping_{false};

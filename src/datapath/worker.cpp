@@ -31,6 +31,20 @@ bool complete_checksum(std::uint8_t* ip, std::size_t len) noexcept {
   return true;
 }
 
+// A partial checksum the engine can keep partial: a TCP/UDP checksum where an unfragmented
+// IPv4 packet's transport header says it is. The partial sum is then updated for the new
+// address and the kernel (or NIC) completes it on transmit, segment by segment for a
+// super-frame. Anything else partial is completed here (or, for a super-frame, left alone).
+bool keeps_partial(const std::uint8_t* ip, std::uint32_t len, const io::Offload& o) noexcept {
+  if (!o.needs_csum() || len < net::kIpv4MinHeader) return false;
+  const std::uint32_t ihl = (ip[0] & 0x0Fu) * 4u;
+  if (o.csum_start != kEth + ihl || (net::get_be16(ip + 6) & 0x3FFF) != 0) return false;
+  const std::uint8_t proto = ip[9];
+  if (proto == static_cast<std::uint8_t>(net::Proto::tcp)) return o.csum_offset == 16;
+  if (proto == static_cast<std::uint8_t>(net::Proto::udp)) return o.csum_offset == 6;
+  return false;
+}
+
 NeighborConfig neighbor_config(const io::Port& port, const std::vector<net::Ipv4>& addrs,
                                std::vector<net::Ipv4> answer_for, std::size_t capacity) {
   NeighborConfig c;
@@ -55,7 +69,8 @@ Worker::Worker(WorkerConfig config, std::unique_ptr<io::Port> inside,
       out_(std::move(outside)),
       engine_(cfg_.engine),
       nb_in_(neighbor_config(*in_, cfg_.inside_addresses, {}, cfg_.neighbor_capacity)),
-      nb_out_(neighbor_config(*out_, cfg_.outside_addresses, cfg_.engine.public_ips,
+      nb_out_(neighbor_config(*out_, cfg_.outside_addresses,
+                              cfg_.primary ? cfg_.engine.public_ips : std::vector<net::Ipv4>{},
                               cfg_.neighbor_capacity)) {
   if (cfg_.engine.subnets.empty()) throw std::invalid_argument("no subnet attached");
   // The FTP ALG may grow a packet in place (nat::Engine::kFtpAlgGrowth bytes); frames are
@@ -137,15 +152,33 @@ bool Worker::is_local(const std::vector<net::Ipv4>& addrs, net::Ipv4 a) const no
   return std::find(addrs.begin(), addrs.end(), a) != addrs.end();
 }
 
-void Worker::transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len) noexcept {
-  if (len > port.max_frame()) {
+void Worker::transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len,
+                      const io::Offload& offload, bool borrowed) noexcept {
+  if (len > (offload.gso() ? port.max_gso_frame() : port.max_frame())) {
     ++stats_.drops[static_cast<std::size_t>(nat::DropReason::oversize)];
     return;
   }
-  const io::Frame f{frame, len, false};
+  const io::Frame f{frame, len, false, offload, borrowed};
+  if (port.tx_burst({&f, 1}) == 1) return;
+  // Queue full (a batch of super-frames fills it): send what is queued and try once more.
+  port.tx_flush();
   if (port.tx_burst({&f, 1}) == 0) {
     ++stats_.drops[static_cast<std::size_t>(nat::DropReason::tx_queue_full)];
   }
+}
+
+// Decides what becomes of a received frame's checksum offload before translation; returns
+// whether the engine sees the checksum as partial, and the offload to transmit with.
+bool Worker::prepare_offload(io::Frame& f, std::uint8_t* ip, const io::Port& tx_port) noexcept {
+  if (!f.csum_partial) return false;
+  const std::uint32_t len = f.len - static_cast<std::uint32_t>(kEth);
+  if (tx_port.offloads() && keeps_partial(ip, len, f.offload)) return true;
+  if (!f.offload.gso() && complete_checksum(ip, len)) {
+    ++stats_.csum_completed;
+    f.offload.flags &= static_cast<std::uint8_t>(~io::Offload::kNeedsCsum);
+    f.csum_partial = false;
+  }
+  return false;
 }
 
 std::optional<net::MacAddress> Worker::next_hop_mac(nat::Time now) noexcept {
@@ -201,7 +234,7 @@ void Worker::forward_untranslated(std::size_t i, const nat::Verdict& v, std::uin
   ++stats_.forwarded_packets[type];
   stats_.forwarded_bytes[type] += v.len;
   if (capture_ != nullptr) tap(i, now, CapturePoint::inside_rx, tx, v, frame, len);
-  transmit(*port, frame, len);
+  transmit(*port, frame, len, batch_offload_[i]);
 }
 
 void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept {
@@ -230,8 +263,10 @@ void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept
       for (const auto& s : engine_.config().subnets) on_link |= s.contains(src);
     }
     if (on_link) nb_in_.learn_from_ipv4(src, net::MacAddress::from(f.data + 6), now, Learn::create);
-    if (f.csum_partial && complete_checksum(ip, f.len - kEth)) ++stats_.csum_completed;
-    batch_[n] = nat::Packet{ip, f.len - static_cast<std::uint32_t>(kEth), {}};
+    batch_[n] = nat::Packet{
+        ip, f.len - static_cast<std::uint32_t>(kEth), {}, prepare_offload(f, ip, *out_),
+        f.offload.gso() ? f.offload.gso_size : std::uint16_t{0}};
+    batch_offload_[n] = f.offload;
     batch_frames_[n] = f.data;
     batch_lens_[n] = f.len;
     ++n;
@@ -269,7 +304,7 @@ void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept
       nh->write(frame);
       out_->mac().write(frame + 6);
       if (capture_ != nullptr) tap(i, now, CapturePoint::inside_rx, CapturePoint::outside_tx, v, frame, len);
-      transmit(*out_, frame, len);
+      transmit(*out_, frame, len, batch_offload_[i], /*borrowed=*/true);
     } else if (v.action == nat::Action::reply) {
       std::copy(frame + 6, frame + 12, frame);  // back to the sender
       my_mac.write(frame + 6);
@@ -291,7 +326,8 @@ void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept
       my_mac.write(frame + 6);
       if (capture_ != nullptr)
         tap(i, now, CapturePoint::inside_rx, CapturePoint::inside_tx, v, frame, len);
-      transmit(*in_, frame, len);
+      // As it came in: a partial checksum (or a super-frame) stays for the kernel to finish.
+      transmit(*in_, frame, len, batch_offload_[i], /*borrowed=*/true);
     } else if (capture_ != nullptr) {
       tap(i, now, CapturePoint::inside_rx, CapturePoint::outside_tx, v, nullptr, 0);
     }
@@ -322,8 +358,10 @@ void Worker::process_outside(std::span<io::Frame> frames, nat::Time now) noexcep
       continue;
     }
     std::uint8_t* ip = f.data + kEth;
-    if (f.csum_partial && complete_checksum(ip, f.len - kEth)) ++stats_.csum_completed;
-    batch_[n] = nat::Packet{ip, f.len - static_cast<std::uint32_t>(kEth), {}};
+    batch_[n] =
+        nat::Packet{ip, f.len - static_cast<std::uint32_t>(kEth), {}, prepare_offload(f, ip, *in_),
+                    f.offload.gso() ? f.offload.gso_size : std::uint16_t{0}};
+    batch_offload_[n] = f.offload;
     batch_frames_[n] = f.data;
     batch_lens_[n] = f.len;
     ++n;
@@ -353,7 +391,7 @@ void Worker::process_outside(std::span<io::Frame> frames, nat::Time now) noexcep
       mac->write(frame);
       in_->mac().write(frame + 6);
       if (capture_ != nullptr) tap(i, now, CapturePoint::outside_rx, CapturePoint::inside_tx, v, frame, len);
-      transmit(*in_, frame, len);
+      transmit(*in_, frame, len, batch_offload_[i], /*borrowed=*/true);
     } else if (v.action == nat::Action::reply) {
       std::copy(frame + 6, frame + 12, frame);
       my_mac.write(frame + 6);
@@ -429,6 +467,7 @@ void Worker::send_probe(nat::Time now) noexcept {
 
 void Worker::announce(nat::Time now) noexcept {
   for (const auto& p : engine_.public_ips()) {
+    if (!cfg_.primary) break;
     if (!p.accepting) continue;
     const std::size_t len = nb_out_.announce(p.addr, scratch_);
     if (len > 0) transmit(*out_, scratch_.data(), static_cast<std::uint32_t>(len));
@@ -439,7 +478,7 @@ void Worker::announce(nat::Time now) noexcept {
 
 std::string Worker::reconfigure(const nat::EngineConfig& next) {
   std::string err = engine_.reconfigure(next);
-  if (err.empty()) nb_out_.set_answer_for(next.public_ips);
+  if (err.empty() && cfg_.primary) nb_out_.set_answer_for(next.public_ips);
   return err;
 }
 
@@ -459,6 +498,19 @@ void Worker::housekeeping(nat::Time now) noexcept {
     nb_in_.expire(now);
     nb_out_.expire(now);
     last_expire_ = now;
+  }
+}
+
+void Worker::learn_from_taps(nat::Time now) noexcept {
+  for (auto [tap, nb] : {std::pair{tap_in_.get(), &nb_in_}, std::pair{tap_out_.get(), &nb_out_}}) {
+    if (tap == nullptr) continue;
+    const std::size_t n = tap->rx_burst(rx_);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (rx_[i].len >= kEth && ether_type(rx_[i].data) == net::kEtherTypeArp) {
+        (void)nb->on_arp({rx_[i].data, rx_[i].len}, now, scratch_);  // learn; the primary answers
+      }
+    }
+    tap->rx_done();
   }
 }
 
@@ -493,6 +545,8 @@ bool Worker::call(const std::function<void(Worker&)>& fn, std::chrono::milliseco
   return true;
 }
 
+// Received frames are transmitted borrowed (no copy): both ports are flushed before the rx
+// port's rx_done() gives their memory back.
 std::size_t Worker::poll_once(nat::Time now) noexcept {
   ++stats_.loops;
   const std::size_t a = in_->rx_burst(rx_);
@@ -509,6 +563,7 @@ std::size_t Worker::poll_once(nat::Time now) noexcept {
     send_probe(now);
     out_->tx_flush();
   }
+  learn_from_taps(now);
   housekeeping(now);
   run_calls();
   return a + b;

@@ -42,6 +42,9 @@ struct WorkerConfig {
   // The network around the gateway (routes, security rules), enforced on new connections; null:
   // none (no `network:` section).
   std::shared_ptr<const vnet::Network> network;
+  // One of several workers (shard.hpp): only the primary answers ARP for the public IPs and
+  // announces them; the others learn neighbours from ARP through their taps (set_arp_taps).
+  bool primary = true;
 };
 
 // Datapath-level counters (the engine has its own).
@@ -109,6 +112,14 @@ class Worker {
   [[nodiscard]] const std::shared_ptr<const vnet::Network>& network() const noexcept { return cfg_.network; }
   [[nodiscard]] std::vector<RuleDenials> security_rule_denials() const;
 
+  // With several workers, the fanout group gives every ARP frame to the primary worker alone;
+  // another worker reads a copy of each from these ports (bound to ARP only) to learn its
+  // neighbours (the next hop's answer to its own request, for one). Before run().
+  void set_arp_taps(std::unique_ptr<io::Port> inside, std::unique_ptr<io::Port> outside) {
+    tap_in_ = std::move(inside);
+    tap_out_ = std::move(outside);
+  }
+
   // Attaches (or with nullptr detaches) a capture session. Worker thread only: use call().
   void attach_capture(CaptureSession* session) noexcept { capture_ = session; }
 
@@ -132,8 +143,14 @@ class Worker {
                             nat::Time now) noexcept;
   void install_network(std::shared_ptr<const vnet::Network> network);
   void send_probe(nat::Time now) noexcept;
-  void transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len) noexcept;
+  // `offload`: the received frame's offload state (super-frame, partial checksum), passed on;
+  // frames natgw builds or rewrites whole (ARP, RST replies, probes) go without.
+  // `borrowed`: `frame` stays valid until both ports' tx_flush (a received frame; see poll_once).
+  void transmit(io::Port& port, std::uint8_t* frame, std::uint32_t len,
+                const io::Offload& offload = {}, bool borrowed = false) noexcept;
+  bool prepare_offload(io::Frame& f, std::uint8_t* ip, const io::Port& tx_port) noexcept;
   void housekeeping(nat::Time now) noexcept;
+  void learn_from_taps(nat::Time now) noexcept;
   void run_calls() noexcept;
   [[nodiscard]] bool is_local(const std::vector<net::Ipv4>& addrs, net::Ipv4 a) const noexcept;
   [[nodiscard]] std::optional<net::MacAddress> next_hop_mac(nat::Time now) noexcept;
@@ -144,6 +161,8 @@ class Worker {
   WorkerConfig cfg_;
   std::unique_ptr<io::Port> in_;
   std::unique_ptr<io::Port> out_;
+  std::unique_ptr<io::Port> tap_in_;  // ARP copies, non-primary workers only
+  std::unique_ptr<io::Port> tap_out_;
   nat::Engine engine_;
   NeighborTable nb_in_;
   NeighborTable nb_out_;
@@ -156,6 +175,7 @@ class Worker {
   std::array<nat::Packet, kBurst> batch_{};
   std::array<std::uint8_t*, kBurst> batch_frames_{};
   std::array<std::uint32_t, kBurst> batch_lens_{};  // frame lengths as received
+  std::array<io::Offload, kBurst> batch_offload_{};
   CaptureSession* capture_ = nullptr;
   std::array<std::uint8_t, kFrameBuf> scratch_{};  // ARP replies/requests, probes
   nat::Time last_advance_{};

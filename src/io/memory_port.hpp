@@ -20,6 +20,13 @@ struct MemoryPortOptions {
   std::size_t rx_capacity = 256;   // frames injected and not yet released by rx_done
   std::size_t tx_capacity = 256;   // frames queued or sent and not yet taken with take_sent
   std::uint32_t slot_size = 2048;  // largest frame either way
+  bool offloads = false;           // carry Offload both ways (as AF_PACKET with PACKET_VNET_HDR)
+};
+
+// A frame flushed by a MemoryPort, with the offload state it was sent with.
+struct SentFrame {
+  std::vector<std::uint8_t> bytes;
+  Offload offload;
 };
 
 class MemoryPort final : public Port {
@@ -29,8 +36,12 @@ class MemoryPort final : public Port {
   // Copies a frame into the receive queue. False (and nothing queued) when the queue is full or
   // the frame is larger than a slot.
   bool inject(std::span<const std::uint8_t> frame, bool csum_partial = false);
+  // The same with offload state (a port with offloads); csum_partial follows kNeedsCsum.
+  bool inject(std::span<const std::uint8_t> frame, const Offload& offload);
   // Frames flushed since the last call, oldest first; frees their room in the tx queue.
   [[nodiscard]] std::vector<std::vector<std::uint8_t>> take_sent();
+  // The same with the offload state of each frame.
+  [[nodiscard]] std::vector<SentFrame> take_sent_frames();
   [[nodiscard]] std::size_t rx_pending() const noexcept { return rx_waiting_; }
   [[nodiscard]] std::size_t tx_queued() const noexcept { return tx_count_ - tx_flushed_; }
   [[nodiscard]] std::size_t flush_calls() const noexcept { return flush_calls_; }
@@ -45,13 +56,17 @@ class MemoryPort final : public Port {
   int ifindex() const noexcept override { return opt_.ifindex; }
   std::uint32_t mtu() const noexcept override { return opt_.mtu; }
   std::uint32_t max_frame() const noexcept override;
+  bool offloads() const noexcept override { return opt_.offloads; }
+  std::uint32_t max_gso_frame() const noexcept override;
   PortStats stats() const override { return stats_; }
 
  private:
   struct Slot {
     std::uint32_t len = 0;
     bool csum_partial = false;
+    Offload offload{};
   };
+  bool inject_slot(std::span<const std::uint8_t> frame, const Slot& slot);
   std::uint8_t* rx_data(std::size_t i) noexcept { return rx_mem_.data() + i * opt_.slot_size; }
   std::uint8_t* tx_data(std::size_t i) noexcept { return tx_mem_.data() + i * opt_.slot_size; }
 
@@ -63,6 +78,7 @@ class MemoryPort final : public Port {
   std::size_t rx_waiting_ = 0;  // injected, not yet delivered
   std::vector<std::uint8_t> tx_mem_;
   std::vector<std::uint32_t> tx_len_;
+  std::vector<Offload> tx_offload_;
   std::size_t tx_count_ = 0;    // slots [0, tx_count_) are in use
   std::size_t tx_flushed_ = 0;  // slots [0, tx_flushed_) were flushed ("sent")
   std::size_t flush_calls_ = 0;

@@ -11,7 +11,8 @@
 //        out_port.tx_flush(); port.rx_done();
 //  - tx_burst() copies frames into the backend's transmit queue and returns how many frames of
 //    the front of `frames` it consumed: queued, or dropped as invalid (shorter than an Ethernet
-//    header or longer than max_frame(); counted in PortStats::tx_invalid). Fewer than
+//    header, longer than max_frame() (max_gso_frame() for a super-frame), or a super-frame on a
+//    port without offloads(); counted in PortStats::tx_invalid). Fewer than
 //    frames.size() means the queue is full (counted in tx_queue_full for the rest); the caller
 //    drops or retries the remainder. Because tx_burst copies, rx frames may be sent and then
 //    released with rx_done() before tx_flush().
@@ -29,15 +30,54 @@ namespace natgw::io {
 
 using net::MacAddress;
 
+// Offload state of one frame: the fields of the kernel's struct virtio_net_hdr (host byte
+// order), which a port with offloads() carries in both directions (AF_PACKET PACKET_VNET_HDR).
+//  - kNeedsCsum: the TCP/UDP checksum at csum_start + csum_offset (counted from the first byte
+//    of the Ethernet header) holds only the pseudo-header sum; whoever sends the frame last
+//    (the NIC, or the kernel's GSO) sums the rest. A NAT must update that partial sum for a
+//    changed address and leave it alone for a changed port (ports are in the summed part).
+//  - gso_type != kGsoNone: a super-frame (TSO/GSO from a sender, GRO on receive) of up to 64 KiB
+//    that the kernel cuts into segments of gso_size payload bytes on transmit; hdr_len is the
+//    length of the headers copied into every segment.
+//  - kDataValid (receive only): the checksum was verified already.
+struct Offload {
+  static constexpr std::uint8_t kNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+  static constexpr std::uint8_t kDataValid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
+  static constexpr std::uint8_t kGsoNone = 0;    // VIRTIO_NET_HDR_GSO_NONE
+  static constexpr std::uint8_t kGsoTcpv4 = 1;
+  static constexpr std::uint8_t kGsoUdp = 3;
+  static constexpr std::uint8_t kGsoTcpv6 = 4;
+  static constexpr std::uint8_t kGsoUdpL4 = 5;
+  static constexpr std::uint8_t kGsoEcn = 0x80;
+
+  std::uint8_t flags = 0;
+  std::uint8_t gso_type = kGsoNone;
+  std::uint16_t hdr_len = 0;
+  std::uint16_t gso_size = 0;
+  std::uint16_t csum_start = 0;
+  std::uint16_t csum_offset = 0;
+
+  [[nodiscard]] bool gso() const noexcept { return (gso_type & ~kGsoEcn) != kGsoNone; }
+  [[nodiscard]] bool needs_csum() const noexcept { return (flags & kNeedsCsum) != 0; }
+  friend bool operator==(const Offload&, const Offload&) = default;
+};
+
 // One Ethernet frame (no FCS). `csum_partial`: the frame's TCP/UDP checksum was not computed
 // yet (a locally generated packet whose checksum was offloaded; AF_PACKET reports it as
-// TP_STATUS_CSUMNOTREADY). Its checksum field then holds only the pseudo-header sum: the
-// receiver must compute the checksum over the whole segment before forwarding the frame, and
-// must not update it incrementally. Always false for frames passed to tx_burst.
+// TP_STATUS_CSUMNOTREADY, or kNeedsCsum in `offload`). Its checksum field then holds only the
+// pseudo-header sum. On a port without offloads() the receiver must compute the checksum over
+// the whole segment before forwarding the frame (csum_partial is then always false for frames
+// passed to tx_burst); on a port with offloads() `offload` says where the checksum is, and
+// tx_burst hands `offload` to the kernel with the frame.
 struct Frame {
   std::uint8_t* data = nullptr;
   std::uint32_t len = 0;
   bool csum_partial = false;
+  Offload offload{};
+  // tx only: the caller keeps the bytes valid and unchanged until this port's next tx_flush(),
+  // so the backend may send them from where they are instead of copying them (AF_PACKET
+  // sendmmsg does: a super-frame goes from the rx ring to the kernel with no copy in between).
+  bool borrowed = false;
 };
 
 // Counters since the port was opened. Read by the owning thread (stats() is not hot-path: the
@@ -77,6 +117,11 @@ class Port {
   // Largest frame tx_burst accepts: MTU + Ethernet header (no VLAN tag), capped by the backend's
   // slot size.
   [[nodiscard]] virtual std::uint32_t max_frame() const noexcept = 0;
+  // True when frames carry their Offload both ways (rx_burst fills it, tx_burst passes it on),
+  // so super-frames and partial checksums can be forwarded as they are.
+  [[nodiscard]] virtual bool offloads() const noexcept { return false; }
+  // Largest super-frame (Offload::gso()) tx_burst accepts; max_frame() without offloads().
+  [[nodiscard]] virtual std::uint32_t max_gso_frame() const noexcept { return max_frame(); }
   [[nodiscard]] virtual PortStats stats() const = 0;
 };
 

@@ -29,6 +29,7 @@ std::string render_natgw_config(const LabSpec& spec) {
       << "  enabled: true\n"
       << "  path: " << (spec.flow_log == "-" ? "'-'" : spec.flow_log) << "\n";
   }
+  if (spec.workers > 1) c << "datapath:\n  workers: " << spec.workers << "\n";
   return c.str();
 }
 

@@ -60,6 +60,10 @@ struct LabSpec {
   std::string profile = "azure";  // natgw.yaml's profile (azure, aws, gcp, rfc or custom)
   // --flow-log: flow_logs.path of the gateway's config (flow logs on); empty: flow logs off.
   std::string flow_log{};
+  // Leave the veths' offloads as the kernel sets them (checksum offload, TSO/GSO on: senders
+  // hand over 64 KiB super-frames with partial checksums). false: off everywhere, MTU frames.
+  bool offloads = true;
+  int workers = 1;  // natgw's datapath.workers
 };
 
 // Empty if the spec can be built, else one message per problem naming option, value and range.

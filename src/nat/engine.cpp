@@ -949,10 +949,11 @@ Verdict Engine::forward_out(net::PacketView& v, Flow& f, L4 l4) noexcept {
     net::set_source(v, pubs_[f.public_idx].addr, f.public_port);
   }
   net::decrement_ttl(v);
-  if (flow_stats_) flow_count(f, 0, len);
+  const net::WireSize w = net::wire_size(v);
+  if (flow_stats_) flow_count(f, 0, w);
   const auto p = static_cast<std::size_t>(l4);
-  counters_.bytes[p][0] += len;
-  ++counters_.packets[p][0];
+  counters_.bytes[p][0] += w.bytes;
+  counters_.packets[p][0] += w.packets;
   return Verdict{Action::forward, DropReason::malformed, len};
 }
 
@@ -964,10 +965,11 @@ Verdict Engine::forward_in(net::PacketView& v, Flow& f, L4 l4) noexcept {
     net::set_destination(v, net::Ipv4{f.inside_addr}, f.inside_port);
   }
   net::decrement_ttl(v);
-  if (flow_stats_) flow_count(f, 1, len);
+  const net::WireSize w = net::wire_size(v);
+  if (flow_stats_) flow_count(f, 1, w);
   const auto p = static_cast<std::size_t>(l4);
-  counters_.bytes[p][1] += len;
-  ++counters_.packets[p][1];
+  counters_.bytes[p][1] += w.bytes;
+  counters_.packets[p][1] += w.packets;
   return Verdict{Action::forward, DropReason::malformed, len};
 }
 
@@ -988,6 +990,8 @@ Verdict Engine::late_segment(net::PacketView& v, Direction dir) noexcept {
 void Engine::prepare(Prepared& p, Packet& pkt, Direction dir) const noexcept {
   p.pkt = &pkt;
   p.parsed = net::parse(pkt.data, pkt.len, p.v);
+  p.v.csum_partial = pkt.csum_partial;
+  p.v.gso_size = pkt.gso_size;
   p.keyed = false;
   p.public_idx = -1;
   if (p.parsed != net::ParseResult::ok) return;

@@ -75,6 +75,11 @@ struct Packet {
   std::uint8_t* data = nullptr;
   std::uint32_t len = 0;
   Verdict verdict;
+  // The TCP/UDP checksum holds only the pseudo-header sum (offloaded; see net::PacketView).
+  bool csum_partial = false;
+  // A GSO super-packet: the payload bytes of each wire segment it stands for (0: one packet).
+  // Counters count the wire packets and bytes (net::wire_size).
+  std::uint16_t gso_size = 0;
 };
 
 struct PublicIp {
@@ -339,10 +344,10 @@ class Engine {
                                                                   L4 l4) const noexcept;
   FtpSeq* ftp_seq(SlotIndex s, bool create) noexcept;
   bool ftp_rewrite(net::PacketView& v, SlotIndex s) noexcept;
-  void flow_count(const Flow& f, std::size_t dir, std::uint16_t len) noexcept {
+  void flow_count(const Flow& f, std::size_t dir, net::WireSize w) noexcept {
     FlowStats& st = flow_stats_[static_cast<std::size_t>(&f - slots_.get())];
-    st.bytes[dir] += len;
-    ++st.packets[dir];
+    st.bytes[dir] += w.bytes;
+    st.packets[dir] += w.packets;
   }
 
   void tcp_outbound(SlotIndex s, std::uint8_t flags) noexcept;

@@ -51,8 +51,9 @@ void Engine::flow_ended(SlotIndex s, FlowEnd how, std::uint32_t when) noexcept {
   // forwarded after this event is written, so it is added here.
   if ((how == FlowEnd::closed || how == FlowEnd::reset) && current_ != nullptr) {
     const auto d = static_cast<std::size_t>(current_dir_);
-    e.bytes[d] += current_->total_len;
-    ++e.packets[d];
+    const net::WireSize w = net::wire_size(*current_);
+    e.bytes[d] += w.bytes;
+    e.packets[d] += w.packets;
   }
   flow_events_->push(e);
 }

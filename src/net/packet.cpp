@@ -66,8 +66,15 @@ void rewrite(PacketView& v, std::size_t addr_off, std::size_t port_off, Ipv4 add
     std::uint16_t new_port;
     put_be16(reinterpret_cast<std::uint8_t*>(&new_port), port);
     store16(l4 + port_off, new_port);
-    fix_l4_checksum(l4 + l4_checksum_offset(v.proto), v.is_udp(), old_addr, new_addr, old_port,
-                    new_port);
+    std::uint8_t* csum = l4 + l4_checksum_offset(v.proto);
+    if (v.csum_partial) {
+      // The field is the folded pseudo-header sum, not complemented: add the address change
+      // (RFC 1624 on the complemented form, complemented back). Ports are summed later.
+      store16(csum, static_cast<std::uint16_t>(~csum_replace32(
+                        static_cast<std::uint16_t>(~load16(csum)), old_addr, new_addr)));
+    } else {
+      fix_l4_checksum(csum, v.is_udp(), old_addr, new_addr, old_port, new_port);
+    }
   }
 }
 
@@ -359,6 +366,7 @@ std::uint16_t write_rst_reply(PacketView& v) noexcept {
 
   v.total_len = kLen;
   v.ihl = kIpv4MinHeader;
+  v.csum_partial = false;  // computed in full above
   return kLen;
 }
 

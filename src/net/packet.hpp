@@ -36,7 +36,14 @@ struct PacketView {
   std::uint8_t proto = 0;          // IP protocol number
   std::uint8_t ttl = 0;
   bool fragment = false;        // MF set or offset > 0: transport fields are not parsed ...
-  bool first_fragment = false;  // ... except for a UDP first fragment (offset 0): its ports are
+  bool first_fragment = false;  // ... except in a UDP first fragment (offset 0): ports parsed
+  // Set by the caller after parse(), never by it: the TCP/UDP checksum field holds only the
+  // pseudo-header sum (checksum offload, e.g. a GSO super-frame); the rest is summed when the
+  // packet is finally sent. Rewrites then update that partial sum for a changed address (it is
+  // in the pseudo-header) and leave it for a changed port (in the summed part).
+  bool csum_partial = false;
+  // Set by the caller too: a GSO super-packet's payload bytes per wire segment (0: not GSO).
+  std::uint16_t gso_size = 0;
   Ipv4 src;
   Ipv4 dst;
   // TCP/UDP: ports. ICMP: type and code.
@@ -71,6 +78,23 @@ struct PacketView {
   }
 };
 
+// What a packet is on the wire: one packet of total_len bytes, or for a GSO super-packet
+// (gso_size > 0) the segments it is cut into, each with a copy of the IP and TCP/UDP headers.
+struct WireSize {
+  std::uint32_t packets = 1;
+  std::uint32_t bytes = 0;
+};
+[[nodiscard]] inline WireSize wire_size(const PacketView& v) noexcept {
+  if (v.gso_size == 0 || v.fragment || !(v.is_tcp() || v.is_udp())) return {1, v.total_len};
+  const std::uint32_t headers =
+      v.ihl + (v.is_tcp() ? static_cast<std::uint32_t>(v.l4()[12] >> 4) * 4u
+                          : static_cast<std::uint32_t>(kUdpHeader));
+  if (v.total_len <= headers) return {1, v.total_len};
+  const std::uint32_t payload = v.total_len - headers;
+  const std::uint32_t segments = (payload + v.gso_size - 1) / v.gso_size;
+  return {segments, v.total_len + (segments - 1) * headers};
+}
+
 // Parses an IPv4 packet starting at `data`. `len` is the buffer length (may exceed the
 // packet's total length, e.g. Ethernet padding). Checks version, header length, total length,
 // header checksum, IPv4 option lengths, and for unfragmented TCP/UDP/ICMP the transport header
@@ -78,7 +102,8 @@ struct PacketView {
 [[nodiscard]] ParseResult parse(std::uint8_t* data, std::size_t len, PacketView& v) noexcept;
 
 // Rewrites the source (or destination) address and TCP/UDP port, fixing the IPv4 header
-// checksum and the transport checksum (a UDP checksum of 0 stays 0; a computed 0 becomes 0xFFFF).
+// checksum and the transport checksum (a UDP checksum of 0 stays 0; a computed 0 becomes 0xFFFF),
+// or with csum_partial the partial pseudo-header sum.
 void set_source(PacketView& v, Ipv4 addr, std::uint16_t port) noexcept;
 void set_destination(PacketView& v, Ipv4 addr, std::uint16_t port) noexcept;
 

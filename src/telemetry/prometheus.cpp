@@ -97,6 +97,72 @@ void fill_from_engine(Snapshot& s, const nat::Engine& engine) {
   }
 }
 
+void accumulate(Snapshot& total, const Snapshot& part) {
+  total.counters += part.counters;
+  total.per_destination_limit += part.per_destination_limit;
+  total.port_inventory += part.port_inventory;
+  total.flow_capacity += part.flow_capacity;
+  total.slots_in_use += part.slots_in_use;
+  total.probes_sent += part.probes_sent;
+  total.probes_ok += part.probes_ok;
+  total.frames_not_for_gateway += part.frames_not_for_gateway;
+  total.checksums_completed += part.checksums_completed;
+  total.network_modelled = total.network_modelled || part.network_modelled;
+  for (std::size_t i = 0; i < vnet::kNextHopTypeCount; ++i) {
+    total.forwarded_packets[i] += part.forwarded_packets[i];
+    total.forwarded_bytes[i] += part.forwarded_bytes[i];
+  }
+  for (const auto& p : part.public_ips) {
+    auto it = std::find_if(total.public_ips.begin(), total.public_ips.end(),
+                           [&](const PublicIpReport& r) { return r.addr == p.addr; });
+    if (it == total.public_ips.end()) {
+      total.public_ips.push_back(p);
+      continue;
+    }
+    for (std::size_t l = 0; l < nat::kL4Count; ++l) {
+      it->live[l] += p.live[l];
+      it->holddown[l] += p.holddown[l];
+      auto& mine = it->busiest[l];
+      const auto& theirs = p.busiest[l];
+      if (!theirs) continue;
+      if (mine && mine->destination == theirs->destination) {
+        mine->live += theirs->live;
+        mine->holddown += theirs->holddown;
+      } else if (!mine || theirs->live > mine->live) {
+        mine = theirs;
+      }
+    }
+  }
+  for (const auto& r : part.interfaces) {
+    auto it = std::find_if(total.interfaces.begin(), total.interfaces.end(),
+                           [&](const InterfaceReport& t) { return t.role == r.role; });
+    if (it == total.interfaces.end()) {
+      total.interfaces.push_back(r);
+      continue;
+    }
+    it->rx_frames += r.rx_frames;
+    it->rx_bytes += r.rx_bytes;
+    it->rx_kernel_drops += r.rx_kernel_drops;
+    it->rx_invalid += r.rx_invalid;
+    it->tx_frames += r.tx_frames;
+    it->tx_bytes += r.tx_bytes;
+    it->tx_queue_full += r.tx_queue_full;
+    it->tx_invalid += r.tx_invalid;
+    it->tx_errors += r.tx_errors;
+  }
+  for (const auto& d : part.security_rule_denials) {
+    auto it = std::find_if(total.security_rule_denials.begin(), total.security_rule_denials.end(),
+                           [&](const RuleDenialReport& t) {
+                             return t.security_group == d.security_group && t.rule == d.rule;
+                           });
+    if (it == total.security_rule_denials.end()) {
+      total.security_rule_denials.push_back(d);
+    } else {
+      it->packets += d.packets;
+    }
+  }
+}
+
 std::string render_prometheus(const Snapshot& s) {
   Writer w;
   const auto& c = s.counters;

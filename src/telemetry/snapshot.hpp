@@ -78,6 +78,15 @@ struct Snapshot {
 // Fills the engine part of a snapshot (public IPs, busiest destinations, counters, sizes).
 void fill_from_engine(Snapshot& s, const nat::Engine& engine);
 
+// Adds one worker's snapshot to the gateway's (several workers, each with its own engine and a
+// slice of the ports and limits: datapath/shard.hpp). Counters, gauges, inventories, limits and
+// interface counters are summed (interfaces by role, rules by group and name). The busiest
+// destination of a public IP: the same destination on two workers sums its loads; otherwise the
+// larger one stays (a lower bound of the true busiest, exact when one host drives the load, since
+// a host's connections are all on one worker). The first part sets the names and the public IP
+// list; every part must come from the same configuration.
+void accumulate(Snapshot& total, const Snapshot& part);
+
 // Prometheus text exposition format 0.0.4: every metric of the specification, every drop
 // reason (zero included), and natgw's additions.
 [[nodiscard]] std::string render_prometheus(const Snapshot& s);

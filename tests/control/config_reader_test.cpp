@@ -24,7 +24,7 @@ TEST(ConfigYaml, EmptyFile) {
   for (const char* text : {"", "# only a comment\n", "~\n"}) {
     EXPECT_CONFIG_ERROR(only_error(text), "", "",
                         "the file is empty; allowed: a map with keys profile, gateway, interfaces, "
-                        "api, network, flow_logs");
+                        "api, network, flow_logs, datapath");
   }
 }
 
@@ -37,13 +37,13 @@ TEST(ConfigYaml, MoreThanOneDocument) {
 TEST(ConfigYaml, TopLevelMustBeAMap) {
   EXPECT_CONFIG_ERROR(only_error("- profile: azure\n"), "", "[{profile: azure}]",
                       "[{profile: azure}] is a list, not a map; allowed: a map with keys profile, "
-                      "gateway, interfaces, api, network, flow_logs");
+                      "gateway, interfaces, api, network, flow_logs, datapath");
 }
 
 TEST(ConfigYaml, UnknownTopLevelKeyListsAllowedKeys) {
   EXPECT_CONFIG_ERROR(only_error(Doc{}.text() + "gateways: {}\n"), "gateways", "gateways",
                       "gateways: gateways is not a top-level key; allowed: profile, gateway, "
-                      "interfaces, api, network, flow_logs (did you mean gateway?)");
+                      "interfaces, api, network, flow_logs, datapath (did you mean gateway?)");
 }
 
 TEST(ConfigYaml, PublicIpSelection) {
@@ -84,7 +84,7 @@ TEST(ConfigYaml, UnknownKeysAtEveryLevel) {
                       "api.tls: tls is not a key of api; allowed: listen");
   EXPECT_CONFIG_ERROR(errors[2], "debug", "debug",
                       "debug: debug is not a top-level key; allowed: profile, gateway, "
-                      "interfaces, api, network, flow_logs");
+                      "interfaces, api, network, flow_logs, datapath");
 }
 
 TEST(ConfigYaml, UnknownKeyInInterfaces) {

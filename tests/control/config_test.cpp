@@ -183,3 +183,53 @@ TEST(Config, ErrorWithoutKeyPrintsTheMessageAlone) {
 
 }  // namespace
 }  // namespace natgw::control::test
+
+namespace natgw::control {
+namespace {
+
+TEST(Config, DatapathWorkersAndCpus) {
+  const std::string base = test::Doc().text();
+  auto r = parse_config(base + "datapath: { workers: 2, cpus: [0, 1] }\n");
+  ASSERT_TRUE(r.ok()) << test::dump(r.errors());
+  EXPECT_EQ(r.config().datapath.workers, 2u);
+  EXPECT_EQ(r.config().datapath.cpus, (std::vector<std::uint32_t>{0, 1}));
+  EXPECT_TRUE(validate(r.config()).empty());
+  r = parse_config(base);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.config().datapath.workers, 1u) << "one worker unless told";
+  EXPECT_TRUE(r.config().datapath.cpus.empty());
+
+  r = parse_config(base + "datapath: { workers: 0, cpus: [3, 3, 4096] }\n");
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.errors().size(), 3u) << test::dump(r.errors());
+  EXPECT_CONFIG_ERROR(r.errors()[0], "datapath.workers", "0",
+                      "datapath.workers: 0 is out of range; allowed: an integer in 1..16: datapath "
+                      "threads, each with its own slice of the SNAT ports");
+  EXPECT_CONFIG_ERROR(
+      r.errors()[1], "datapath.cpus[1]", "3",
+      "datapath.cpus[1]: 3 is also datapath.cpus[0]; allowed: a CPU number in 0..1023, one "
+      "per worker, each CPU once");
+  EXPECT_CONFIG_ERROR(
+      r.errors()[2], "datapath.cpus[2]", "4096",
+      "datapath.cpus[2]: 4096 is out of range; allowed: a CPU number in 0..1023, one per "
+      "worker, each CPU once");
+  r = parse_config(base + "datapath:\n  workers: 2\n  cpus: [1]\n");
+  ASSERT_EQ(r.errors().size(), 1u) << test::dump(r.errors());
+  EXPECT_CONFIG_ERROR(
+      r.errors()[0], "datapath.cpus", "",
+      "datapath.cpus: 1 CPU for 2 workers; allowed: none (not pinned), or one CPU per worker");
+
+  r = parse_config(base + "datapath: { workers: two, threads: 2 }\n");
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.errors().size(), 2u) << test::dump(r.errors());
+  EXPECT_EQ(to_string(r.errors()[1]),
+            "datapath.threads: threads is not a key of datapath; allowed: workers, cpus");
+  EXPECT_EQ(r.errors()[0].key, "datapath.workers");
+  EXPECT_EQ(to_string(r.errors()[0]),
+            "datapath.workers: two is not an integer; allowed: an integer in 1..16: datapath "
+            "threads, each "
+            "with its own slice of the SNAT ports");
+}
+
+}  // namespace
+}  // namespace natgw::control

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "io/netns.hpp"
+#include "net/checksum.hpp"
 
 namespace natgw::io {
 namespace {
@@ -241,6 +242,123 @@ TEST_F(AfPacketTest, FlagsLocallyGeneratedUdpAsChecksumPartial) {
     port->rx_done();
   }
   EXPECT_TRUE(seen);
+}
+
+// With offloads (PACKET_VNET_HDR, the default) a partial checksum comes with its position.
+TEST_F(AfPacketTest, OffloadsSayWhereAPartialChecksumIs) {
+  const auto port = open_a();
+  ASSERT_TRUE(port->offloads()) << "PACKET_VNET_HDR refused by this kernel";
+  EXPECT_GE(port->max_gso_frame(), 65535u + 14u);
+  {
+    NetnsGuard in(ns_b_);
+    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(s, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9);
+    to.sin_addr.s_addr = htonl(0x0A4D0001);  // 10.77.0.1, ns a
+    const char msg[] = "natgw vnet test";
+    EXPECT_EQ(::sendto(s, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(sizeof msg));
+    ::close(s);
+  }
+  std::array<Frame, 8> frames{};
+  bool seen = false;
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
+    test::wait_readable(port->fd(), 20ms);
+    const std::size_t n = port->rx_burst(frames);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint8_t* p = frames[i].data;
+      if (frames[i].len < 14 + 20 + 8 || net::eth_type(p) != net::kEtherTypeIpv4 || p[23] != 17)
+        continue;
+      EXPECT_TRUE(frames[i].csum_partial);
+      EXPECT_TRUE(frames[i].offload.needs_csum());
+      EXPECT_EQ(frames[i].offload.csum_start, 14 + 20);
+      EXPECT_EQ(frames[i].offload.csum_offset, 6);
+      EXPECT_FALSE(frames[i].offload.gso());
+      seen = true;
+    }
+    port->rx_done();
+  }
+  EXPECT_TRUE(seen);
+}
+
+// A 60 KB TCP super-frame sent with its GSO state crosses the veth whole and arrives, on a port
+// with offloads, as one frame with the same state.
+TEST_F(AfPacketTest, ASuperFrameCrossesWholeWithItsOffload) {
+  const auto a = open_a();
+  std::unique_ptr<Port> b;
+  {
+    NetnsGuard in(ns_b_);
+    b = open_af_packet(kIfB);
+  }
+  ASSERT_TRUE(a->offloads() && b->offloads());
+  // 10.77.0.1 -> 10.77.0.99 (no such host: the kernel in ns b drops it), ports 5555 -> 7777.
+  Bytes f(14 + 60000, 0);
+  net::write_eth_header(f.data(), kMacB, kMacA, net::kEtherTypeIpv4);
+  std::uint8_t* ip = f.data() + 14;
+  ip[0] = 0x45;
+  net::put_be16(ip + 2, 60000);
+  net::put_be16(ip + 6, 0x4000);
+  ip[8] = 64;
+  ip[9] = 6;
+  net::put_be32(ip + 12, 0x0A4D0001);
+  net::put_be32(ip + 16, 0x0A4D0063);
+  std::uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += net::get_be16(ip + i);
+  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  net::put_be16(ip + 10, static_cast<std::uint16_t>(~sum));
+  std::uint8_t* tcp = ip + 20;
+  net::put_be16(tcp, 5555);
+  net::put_be16(tcp + 2, 7777);
+  tcp[12] = 5 << 4;
+  tcp[13] = 0x10;  // ACK
+  net::put_be16(tcp + 14, 65535);
+  for (std::size_t i = 14 + 40; i < f.size(); ++i) f[i] = static_cast<std::uint8_t>(i);
+  // The partial checksum: the pseudo-header sum.
+  sum = 0x0A4D + 0x0001 + 0x0A4D + 0x0063 + 6 + (60000 - 20);
+  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  net::put_be16(tcp + 16, static_cast<std::uint16_t>(sum));
+  Offload o;
+  o.flags = Offload::kNeedsCsum;
+  o.gso_type = Offload::kGsoTcpv4;
+  o.gso_size = 1448;
+  o.hdr_len = 54;
+  o.csum_start = 34;
+  o.csum_offset = 16;
+  const Frame out{f.data(), static_cast<std::uint32_t>(f.size()), false, o};
+  ASSERT_EQ(a->tx_burst({&out, 1}), 1u);
+  a->tx_flush();
+  EXPECT_EQ(a->stats().tx_errors, 0u);
+  EXPECT_EQ(a->stats().tx_frames, 1u);
+
+  std::array<Frame, 8> frames{};
+  bool seen = false;
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
+    test::wait_readable(b->fd(), 20ms);
+    const std::size_t n = b->rx_burst(frames);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint8_t* p = frames[i].data;
+      if (frames[i].len < 14 + 40 || net::eth_type(p) != net::kEtherTypeIpv4 || p[23] != 6 ||
+          net::get_be16(p + 34) != 5555) {
+        continue;
+      }
+      EXPECT_EQ(frames[i].len, f.size()) << "one frame, not segments";
+      EXPECT_TRUE(std::equal(f.begin(), f.end(), p));
+      EXPECT_TRUE(frames[i].offload.gso());
+      EXPECT_EQ(frames[i].offload.gso_type & ~Offload::kGsoEcn, Offload::kGsoTcpv4);
+      EXPECT_EQ(frames[i].offload.gso_size, 1448);
+      EXPECT_TRUE(frames[i].offload.needs_csum());
+      EXPECT_EQ(frames[i].offload.csum_start, 34);
+      EXPECT_EQ(frames[i].offload.csum_offset, 16);
+      seen = true;
+    }
+    b->rx_done();
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_EQ(b->stats().rx_invalid, 0u);
 }
 
 class AfPacketTxTest : public AfPacketTest, public ::testing::WithParamInterface<TxMode> {};

@@ -338,3 +338,68 @@ TEST(TransportChecksum, MatchesTheReference) {
 
 }  // namespace
 }  // namespace natgw::test
+
+namespace natgw::test {
+namespace {
+
+// A packet of the largest IPv4 size (total length 65535), as a GSO/GRO super-frame carries it,
+// with a partial checksum (checksum offload): rewriting updates the pseudo-header sum for the
+// new address only, and the sum the NIC completes later is the right checksum.
+TEST(PartialChecksum, RewriteOfA64KiBSuperFrameKeepsThePartialSumRight) {
+  for (const std::uint8_t proto : {std::uint8_t{6}, std::uint8_t{17}}) {
+    for (const bool outbound : {true, false}) {
+      SCOPED_TRACE(std::string(proto == 6 ? "tcp" : "udp") + (outbound ? " out" : " in"));
+      std::string body(65535 - 20 - (proto == 6 ? 20 : 8), '\0');
+      for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7 + i / 251);
+      PacketBuilder b;
+      b.ipv4(outbound ? kInside : kServer, outbound ? kServer : kPublic);
+      if (proto == 6) {
+        b.tcp(outbound ? 40000 : 443, outbound ? 443 : 1024, kAck, 1, 2);
+      } else {
+        b.udp(outbound ? 40000 : 443, outbound ? 443 : 1024);
+      }
+      Bytes p = b.payload(body).build();
+      ASSERT_EQ(p.size(), 65535u);
+      make_partial(p.data());
+      PacketView v;
+      ASSERT_EQ(net::parse(p.data(), p.size(), v), ParseResult::ok);
+      EXPECT_EQ(v.total_len, 65535);
+      v.csum_partial = true;
+      if (outbound) {
+        net::set_source(v, kPublic, 1024);
+      } else {
+        net::set_destination(v, kInside, 40000);
+      }
+      net::decrement_ttl(v);
+      EXPECT_TRUE(ip_checksum_ok(p.data()));
+      Bytes expect_partial = p;
+      make_partial(expect_partial.data());
+      EXPECT_EQ(rd16(&p[20 + (proto == 6 ? 16 : 6)]),
+                rd16(&expect_partial[20 + (proto == 6 ? 16 : 6)]))
+          << "the partial sum of the new pseudo-header";
+      complete_partial(p.data());
+      EXPECT_TRUE(l4_checksum_ok(p.data()));
+      EXPECT_EQ(rd16(&p[outbound ? 20 : 22]), outbound ? 1024 : 40000);
+    }
+  }
+}
+
+TEST(WireSize, ASuperPacketCountsTheSegmentsTheKernelCutsItInto) {
+  const net::Ipv4 a{10, 0, 0, 4}, b{192, 0, 2, 10};
+  Bytes tcp = PacketBuilder().ipv4(a, b).tcp(40000, 80, net::kTcpAck, 1, 1).payload(Bytes(10000, 7)).build();
+  net::PacketView v;
+  ASSERT_EQ(net::parse(tcp.data(), tcp.size(), v), net::ParseResult::ok);
+  EXPECT_EQ(net::wire_size(v).packets, 1u) << "not GSO: one packet";
+  EXPECT_EQ(net::wire_size(v).bytes, 10040u);
+  v.gso_size = 1448;  // 10000 = 6 * 1448 + 1312: 7 segments, each with its own 40 header bytes
+  EXPECT_EQ(net::wire_size(v).packets, 7u);
+  EXPECT_EQ(net::wire_size(v).bytes, 10040u + 6 * 40);
+  Bytes udp = PacketBuilder().ipv4(a, b).udp(40000, 443).payload(Bytes(3000, 1)).build();
+  ASSERT_EQ(net::parse(udp.data(), udp.size(), v), net::ParseResult::ok);
+  v.gso_size = 1200;  // UDP GSO: 3 datagrams of 1200, 1200 and 600 bytes
+  EXPECT_EQ(net::wire_size(v).packets, 3u);
+  EXPECT_EQ(net::wire_size(v).bytes, 3028u + 2 * 28);
+}
+
+}  // namespace
+}  // namespace natgw::test

@@ -43,6 +43,24 @@ inline bool ip_checksum_ok(const std::uint8_t* ip) {
 
 // True when the TCP/UDP checksum (with pseudo-header) or ICMP checksum verifies. A UDP
 // checksum of 0 means "none" and verifies.
+// Checksum offload (CHECKSUM_PARTIAL): replaces a TCP/UDP packet's checksum with the folded
+// pseudo-header sum, as a sender's stack leaves it for the NIC.
+inline void make_partial(std::uint8_t* ip) {
+  const std::size_t ihl = std::size_t(ip[0] & 0x0F) * 4;
+  const std::uint8_t proto = ip[9];
+  std::uint32_t sum = rd16(ip + 12) + rd16(ip + 14) + rd16(ip + 16) + rd16(ip + 18) + proto +
+                      static_cast<std::uint32_t>(rd16(ip + 2) - ihl);
+  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  wr16(ip + ihl + (proto == 6 ? 16 : 6), static_cast<std::uint16_t>(sum));
+}
+// What the NIC (or the kernel's GSO) does with it: sums the segment, partial field included.
+inline void complete_partial(std::uint8_t* ip) {
+  const std::size_t ihl = std::size_t(ip[0] & 0x0F) * 4;
+  std::uint8_t* l4 = ip + ihl;
+  const std::size_t off = ip[9] == 6 ? 16 : 6;
+  wr16(l4 + off, ref_checksum(l4, rd16(ip + 2) - ihl));
+}
+
 inline bool l4_checksum_ok(const std::uint8_t* ip) {
   const std::size_t ihl = std::size_t(ip[0] & 0x0F) * 4;
   const std::size_t total = rd16(ip + 2);

@@ -54,6 +54,11 @@ class WorkerTest : public ::testing::Test {
   // (Re)builds the worker, with a network model when `network` is set.
   void make(std::shared_ptr<const vnet::Network> network) {
     io::MemoryPortOptions in_opt, out_opt;
+    in_opt.offloads = out_opt.offloads = offloads_;
+    if (offloads_) {  // room for super-frames
+      in_opt.slot_size = out_opt.slot_size = 65536 + 64;
+      in_opt.rx_capacity = out_opt.rx_capacity = in_opt.tx_capacity = out_opt.tx_capacity = 8;
+    }
     in_opt.mac = kInMac;
     out_opt.mac = kOutMac;
     out_opt.ifindex = 2;
@@ -90,6 +95,7 @@ class WorkerTest : public ::testing::Test {
   }
   std::uint64_t drops(nat::DropReason r) { return worker_->stats().drops[static_cast<std::size_t>(r)]; }
 
+  bool offloads_ = false;  // ports that carry offloads (as AF_PACKET with PACKET_VNET_HDR)
   io::MemoryPort* in_ = nullptr;
   io::MemoryPort* out_ = nullptr;
   std::unique_ptr<datapath::Worker> worker_;
@@ -446,6 +452,117 @@ TEST_F(WorkerTest, ProbesAreNotSubjectToTheNetworksRules) {
   in_->inject(vm_tcp(kSyn));
   poll();
   EXPECT_EQ(denials(*worker_, "deny-everything"), 1u) << "while customer traffic is denied";
+}
+
+}  // namespace
+}  // namespace natgw::test
+
+namespace natgw::test {
+namespace {
+
+// Ports with offloads: a 64 KiB TCP super-frame with a partial checksum (a sender's TSO/GSO, or
+// GRO on the gateway) is translated once, whole, both ways; its offload state goes out with it
+// and the partial sum is right for the new addresses.
+TEST_F(WorkerTest, SuperFramesCrossWholeWithTheirOffloadBothWays) {
+  offloads_ = true;
+  make(nullptr);
+  resolve_router();
+  in_->inject(vm_tcp(kSyn));
+  poll();
+  const std::uint16_t pub_port = rd16(&out_->take_sent().at(0)[14 + 20]);
+  out_->inject(
+      frame(kOutMac, kRouterMac, 0x0800,
+            PacketBuilder().ipv4(kServer, kPub).tcp(80, pub_port, kSyn | kAck, 7, 1001).build()));
+  poll();
+  (void)in_->take_sent();
+
+  const std::string body(65535 - 40, 'x');
+  io::Offload gso;
+  gso.flags = io::Offload::kNeedsCsum;
+  gso.gso_type = io::Offload::kGsoTcpv4;
+  gso.gso_size = 1448;
+  gso.hdr_len = 14 + 20 + 20;
+  gso.csum_start = 14 + 20;
+  gso.csum_offset = 16;
+
+  Bytes up =
+      frame(kInMac, kVmMac, 0x0800,
+            PacketBuilder().ipv4(kVm, kServer).tcp(40000, 80, kAck, 1001, 8).payload(body).build());
+  make_partial(up.data() + 14);
+  ASSERT_TRUE(in_->inject(up, gso));
+  poll();
+  auto sent = out_->take_sent_frames();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].bytes.size(), 14u + 65535u) << "whole, not segmented or dropped";
+  EXPECT_EQ(sent[0].offload, gso);
+  std::uint8_t* ip = sent[0].bytes.data() + 14;
+  EXPECT_EQ(Ipv4{rd32(ip + 12)}, kPub);
+  EXPECT_EQ(rd16(ip + 20), pub_port);
+  EXPECT_TRUE(ip_checksum_ok(ip));
+  complete_partial(ip);
+  EXPECT_TRUE(l4_checksum_ok(ip));
+
+  Bytes down = frame(kOutMac, kRouterMac, 0x0800,
+                     PacketBuilder()
+                         .ipv4(kServer, kPub)
+                         .tcp(80, pub_port, kAck, 8, 1001 + 65495)
+                         .payload(body)
+                         .build());
+  make_partial(down.data() + 14);
+  ASSERT_TRUE(out_->inject(down, gso));
+  poll();
+  sent = in_->take_sent_frames();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].bytes.size(), 14u + 65535u);
+  EXPECT_EQ(sent[0].offload, gso);
+  ip = sent[0].bytes.data() + 14;
+  EXPECT_EQ(Ipv4{rd32(ip + 16)}, kVm);
+  EXPECT_EQ(rd16(ip + 22), 40000);
+  complete_partial(ip);
+  EXPECT_TRUE(l4_checksum_ok(ip));
+  EXPECT_EQ(worker_->stats().csum_completed, 0u)
+      << "kept partial: the kernel completes it per segment";
+  EXPECT_EQ(worker_->engine().counters().total_drops(), 0u);
+}
+
+// A partial checksum the worker cannot keep partial (not where the transport header says) is
+// completed before translation, and the frame leaves without the flag.
+TEST_F(WorkerTest, APartialChecksumInAnUnexpectedPlaceIsCompleted) {
+  offloads_ = true;
+  make(nullptr);
+  resolve_router();
+  Bytes f = vm_tcp(kSyn);
+  make_partial(f.data() + 14);
+  io::Offload o;
+  o.flags = io::Offload::kNeedsCsum;
+  o.csum_start = 14 + 20;
+  o.csum_offset = 6;  // not TCP's checksum
+  ASSERT_TRUE(in_->inject(f, o));
+  poll();
+  auto sent = out_->take_sent_frames();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_FALSE(sent[0].offload.needs_csum());
+  EXPECT_TRUE(l4_checksum_ok(sent[0].bytes.data() + 14));
+  EXPECT_EQ(worker_->stats().csum_completed, 1u);
+}
+
+// Without offloads on the outgoing port, a super-frame cannot be sent whole: counted, not sent.
+TEST_F(WorkerTest, ASuperFrameToAPortWithoutOffloadsIsACountedDrop) {
+  offloads_ = true;
+  make(nullptr);
+  resolve_router();
+  io::MemoryPortOptions big;
+  big.slot_size = 65536 + 64;
+  big.rx_capacity = big.tx_capacity = 4;
+  io::MemoryPort plain(big);
+  EXPECT_FALSE(plain.offloads());
+  EXPECT_EQ(plain.max_gso_frame(), plain.max_frame());
+  const Bytes f(20000, 0);
+  io::Offload gso;
+  gso.gso_type = io::Offload::kGsoTcpv4;
+  const io::Frame fr{const_cast<std::uint8_t*>(f.data()), 20000, false, gso};
+  EXPECT_EQ(plain.tx_burst({&fr, 1}), 1u);
+  EXPECT_EQ(plain.stats().tx_invalid, 1u);
 }
 
 }  // namespace
