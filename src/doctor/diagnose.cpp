@@ -3,6 +3,7 @@
 #include "vnet/network.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstdio>
 #include <map>
@@ -236,7 +237,15 @@ Report diagnose(const Evidence& e) {
               {}, {}};
     f.evidence.push_back(num(n) + " packets arrived for flows that had idled out; " +
                          num(e.metric("natgw_late_packets_rst_total")) + " of them answered with a TCP reset");
-    if (e.config) f.evidence.push_back("TCP idle timeout " + std::to_string(e.config->gateway.idle_timeout.count()) + " minutes; UDP 4 minutes");
+    if (e.config) {
+      const nat::Timers t = e.config->engine().timers;
+      const auto span = [](nat::Duration d) {
+        const auto sec = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+        return sec % 60 == 0 ? std::to_string(sec / 60) + (sec == 60 ? " minute" : " minutes") : std::to_string(sec) + " s";
+      };
+      f.evidence.push_back("TCP idle timeout " + span(t.tcp_idle) + "; UDP " + span(t.udp_idle) + " (profile " +
+                           std::string(control::name(e.config->profile)) + ")");
+    }
     for (auto& x : drop_examples(e, "flow_expired", 5)) f.evidence.push_back("late packet " + x);
     f.fix = {"enable TCP keepalives (from one side is enough: the other side's ACK refreshes the flow both ways) "
              "at an interval below the idle timeout",

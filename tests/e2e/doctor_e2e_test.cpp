@@ -1,13 +1,15 @@
 // End to end: the troubleshooting scenarios of SPEC section 5 that the other lab suites do not
 // produce, made for real in a lab with two public IPs, and what `natgw doctor --json` says about
-// them: a configuration without a public IP, active FTP, passive FTP over two public IPs, and the
-// per-host public IP that fixes it. (Security rules, routes and forced tunnelling: network_e2e;
+// them: a configuration without a public IP, active FTP, passive FTP over two public IPs and the
+// per-host public IP that fixes it, and a connection that idles out and then sends again. (Security rules, routes and forced tunnelling: network_e2e;
 // port 25, fragments, the connection limit and a healthy gateway: gateway_e2e.) Needs root;
 // skipped otherwise. Traffic stays inside the lab's namespaces.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "support/doctor_json.hpp"
 #include "support/lab.hpp"
@@ -20,6 +22,44 @@ const std::string kBin = NATGW_BIN;
 bool can_run() {
   return is_root() && have("ip") && have("curl") && have("vsftpd");
 }
+
+// The idle-timeout scenario needs a connection to sit idle past its timeout. Profile custom
+// allows a 1-minute TCP idle timeout (azure: 4..120; the engine's rule is the same). Its lab and
+// a client that connects, idles 75 s and then sends start before every test (a global
+// environment), so the wait overlaps the other tests; the last test checks the outcome.
+class IdleScenario : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (!can_run()) return;
+    lab = std::make_unique<LabUnderTest>(kBin, "e2i", 1, 1, "--profile custom");
+    if (!lab->ok()) return;
+    std::string cfg = lab->original_config();
+    const std::string four = "idle_timeout_minutes: 4";
+    const auto at = cfg.find(four);
+    if (at == std::string::npos) return;
+    cfg.replace(at, four.size(), "idle_timeout_minutes: 1");
+    ready = lab->reload_with(cfg);
+    if (!ready) return;
+    client = std::thread([this] {
+      // The echo service sends the address it sees and then only listens. The client's second
+      // write, 75 s later, finds its flow idled out: the gateway answers it with a reset.
+      result = lab->exec("vm1",
+                         "timeout 100 bash -c 'exec 3<>/dev/tcp/192.0.2.10/7; head -n1 <&3; "
+                         "sleep 75; echo late >&3; sleep 1; echo again >&3 && echo still-open'");
+    });
+  }
+  void TearDown() override {
+    if (client.joinable()) client.join();
+    lab.reset();
+  }
+
+  std::unique_ptr<LabUnderTest> lab;
+  ::testing::AssertionResult ready = ::testing::AssertionFailure() << "not started";
+  std::thread client;
+  Ran result;
+};
+IdleScenario* const idle = dynamic_cast<IdleScenario*>(
+    ::testing::AddGlobalTestEnvironment(new IdleScenario));
 
 class Doctor : public ::testing::Test {
  protected:
@@ -127,6 +167,30 @@ TEST_F(Doctor, PassiveFtpOverTwoPublicIpsFailsAndPerHostSelectionFixesIt) {
     used.insert(pub.substr(0, pub.find(':')));
   }
   EXPECT_EQ(used.size(), 1u) << listing.dump(2);
+}
+
+// Declared last: runs after the other tests, while the idle client above has been waiting.
+TEST(IdleTimeout, ALatePacketAfterTheIdleTimeoutIsResetAndDiagnosed) {
+  if (!can_run()) GTEST_SKIP() << "needs root, iproute2, curl, vsftpd";
+  ASSERT_TRUE(idle->lab && idle->lab->ok()) << (idle->lab ? idle->lab->log() : "");
+  ASSERT_TRUE(idle->ready);
+  idle->client.join();
+  const Ran& r = idle->result;
+  EXPECT_EQ(r.out.rfind("203.0.113.10:", 0), 0u) << "the connection worked at first: " << r.out;
+  EXPECT_EQ(r.out.find("still-open"), std::string::npos) << "the late write is reset: " << r.out;
+
+  const auto m = idle->lab->metrics();
+  EXPECT_GE(m.at("natgw_dropped_packets_total{reason=\"flow_expired\"}"), 1);
+  EXPECT_GE(m.at("natgw_late_packets_rst_total"), 1);
+  const auto report = doctor_report(*idle->lab);
+  const auto f = finding(report, "idle_timeout");
+  ASSERT_FALSE(f.empty()) << report.dump(2);
+  EXPECT_EQ(f["scenario"], 8);
+  EXPECT_NE(evidence_with(f, "late packet 10.0.0.11:"), "") << f.dump(2);
+  EXPECT_NE(evidence_with(f, "-> 192.0.2.10:7"), "") << f.dump(2);
+  EXPECT_NE(evidence_with(f, "TCP idle timeout 1 minute; UDP 4 minutes (profile custom)"), "")
+      << f.dump(2);
+  EXPECT_NE(f["fix"][0].get<std::string>().find("keepalives"), std::string::npos) << f.dump(2);
 }
 
 }  // namespace

@@ -21,10 +21,12 @@ namespace natgw::test {
 class LabUnderTest {
  public:
   // `tag` makes the name unique per test program; the pid makes it unique per run.
-  LabUnderTest(const std::string& bin, const std::string& tag, int vms, int public_ips)
+  // `options`: more options of `natgw lab up` (e.g. "--profile rfc").
+  LabUnderTest(const std::string& bin, const std::string& tag, int vms, int public_ips,
+               const std::string& options = "")
       : bin_(bin), name_(tag + std::to_string(::getpid() % 100000)) {
     const Ran up = sh(bin_ + " lab up --name " + name_ + " --vms " + std::to_string(vms) +
-                      " --public-ips " + std::to_string(public_ips));
+                      " --public-ips " + std::to_string(public_ips) + " " + options);
     ok_ = up.rc == 0;
     log_ = up.out;
     if (ok_) original_ = read_config();
