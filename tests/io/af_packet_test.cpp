@@ -131,6 +131,43 @@ class AfPacketTest : public VethPairTest {
     }
     return got;
   }
+  // A UDP datagram to port 9 of ns a (10.77.0.1) from ns b's own stack: veth offloads its
+  // checksum (CHECKSUM_PARTIAL).
+  void send_udp_from_b(const char (&msg)[16]) const {
+    NetnsGuard in(ns_b_);
+    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(s, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9);
+    to.sin_addr.s_addr = htonl(0x0A4D0001);
+    EXPECT_EQ(::sendto(s, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(sizeof msg));
+    ::close(s);
+  }
+  // Calls `check` on the first UDP frame to port 9 that `port` receives within 3 s (the ARP
+  // exchange before it, and anything else, skipped); false when none came.
+  template <class Check>
+  static bool first_udp_to_9(Port& port, Check check) {
+    std::array<Frame, 8> frames{};
+    bool seen = false;
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (!seen && std::chrono::steady_clock::now() < deadline) {
+      test::wait_readable(port.fd(), 20ms);
+      const std::size_t n = port.rx_burst(frames);
+      for (std::size_t i = 0; i < n && !seen; ++i) {
+        const std::uint8_t* p = frames[i].data;
+        if (frames[i].len < 14 + 20 + 8 || net::eth_type(p) != net::kEtherTypeIpv4 ||
+            p[23] != 17 || ((p[36] << 8) | p[37]) != 9) {
+          continue;
+        }
+        check(frames[i]);
+        seen = true;
+      }
+      port.rx_done();
+    }
+    return seen;
+  }
 };
 
 TEST_F(AfPacketTest, OpenFailsClearlyForAMissingInterface) {
@@ -210,38 +247,8 @@ TEST_F(AfPacketTest, ReceivesFramesWithTheirLengthsAcrossBlocks) {
 
 TEST_F(AfPacketTest, FlagsLocallyGeneratedUdpAsChecksumPartial) {
   const auto port = open_a();
-  {
-    // A UDP datagram from the peer's stack: veth offloads its checksum (CHECKSUM_PARTIAL).
-    NetnsGuard in(ns_b_);
-    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ASSERT_GE(s, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(9);
-    to.sin_addr.s_addr = htonl(0x0A4D0001);  // 10.77.0.1, ns a
-    const char msg[] = "natgw csum test";
-    EXPECT_EQ(::sendto(s, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
-              static_cast<ssize_t>(sizeof msg));
-    ::close(s);
-  }
-  std::array<Frame, 8> frames{};
-  bool seen = false;
-  const auto deadline = std::chrono::steady_clock::now() + 3s;
-  while (!seen && std::chrono::steady_clock::now() < deadline) {
-    test::wait_readable(port->fd(), 20ms);
-    const std::size_t n = port->rx_burst(frames);
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint8_t* p = frames[i].data;
-      if (frames[i].len < 14 + 20 + 8 || net::eth_type(p) != net::kEtherTypeIpv4 || p[23] != 17) {
-        continue;  // the ARP exchange before it, for one
-      }
-      EXPECT_EQ(((p[36] << 8) | p[37]), 9);  // UDP destination port
-      EXPECT_TRUE(frames[i].csum_partial);
-      seen = true;
-    }
-    port->rx_done();
-  }
-  EXPECT_TRUE(seen);
+  send_udp_from_b("natgw csum test");
+  EXPECT_TRUE(first_udp_to_9(*port, [](const Frame& f) { EXPECT_TRUE(f.csum_partial); }));
 }
 
 // With offloads (PACKET_VNET_HDR, the default) a partial checksum comes with its position.
@@ -249,39 +256,14 @@ TEST_F(AfPacketTest, OffloadsSayWhereAPartialChecksumIs) {
   const auto port = open_a();
   ASSERT_TRUE(port->offloads()) << "PACKET_VNET_HDR refused by this kernel";
   EXPECT_GE(port->max_gso_frame(), 65535u + 14u);
-  {
-    NetnsGuard in(ns_b_);
-    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ASSERT_GE(s, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(9);
-    to.sin_addr.s_addr = htonl(0x0A4D0001);  // 10.77.0.1, ns a
-    const char msg[] = "natgw vnet test";
-    EXPECT_EQ(::sendto(s, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
-              static_cast<ssize_t>(sizeof msg));
-    ::close(s);
-  }
-  std::array<Frame, 8> frames{};
-  bool seen = false;
-  const auto deadline = std::chrono::steady_clock::now() + 3s;
-  while (!seen && std::chrono::steady_clock::now() < deadline) {
-    test::wait_readable(port->fd(), 20ms);
-    const std::size_t n = port->rx_burst(frames);
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint8_t* p = frames[i].data;
-      if (frames[i].len < 14 + 20 + 8 || net::eth_type(p) != net::kEtherTypeIpv4 || p[23] != 17)
-        continue;
-      EXPECT_TRUE(frames[i].csum_partial);
-      EXPECT_TRUE(frames[i].offload.needs_csum());
-      EXPECT_EQ(frames[i].offload.csum_start, 14 + 20);
-      EXPECT_EQ(frames[i].offload.csum_offset, 6);
-      EXPECT_FALSE(frames[i].offload.gso());
-      seen = true;
-    }
-    port->rx_done();
-  }
-  EXPECT_TRUE(seen);
+  send_udp_from_b("natgw vnet test");
+  EXPECT_TRUE(first_udp_to_9(*port, [](const Frame& f) {
+    EXPECT_TRUE(f.csum_partial);
+    EXPECT_TRUE(f.offload.needs_csum());
+    EXPECT_EQ(f.offload.csum_start, 14 + 20);
+    EXPECT_EQ(f.offload.csum_offset, 6);
+    EXPECT_FALSE(f.offload.gso());
+  }));
 }
 
 // A 60 KB TCP super-frame sent with its GSO state crosses the veth whole and arrives, on a port
