@@ -113,6 +113,9 @@ bool strip_sack_permitted(std::uint8_t* tcp, std::size_t doff) noexcept {
   return changed;
 }
 
+// The TCP checksum after a rewrite. A partial one (offloaded; PacketView::csum_partial) stays
+// partial: the pseudo-header sum for the new length, the rest summed when the packet is sent
+// (by the kernel or the NIC, segment by segment for a super-frame).
 void tcp_checksum(net::PacketView& v) noexcept {
   std::uint8_t* tcp = v.l4();
   const std::uint16_t len = v.l4_len();
@@ -120,8 +123,13 @@ void tcp_checksum(net::PacketView& v) noexcept {
   std::memcpy(pseudo.data(), v.ip + 12, 8);
   pseudo[9] = 6;
   net::put_be16(pseudo.data() + 10, len);
+  const std::uint64_t sum = net::csum_partial(pseudo.data(), pseudo.size());
+  if (v.csum_partial) {
+    net::store16(tcp + 16, net::csum_fold(sum));
+    return;
+  }
   tcp[16] = tcp[17] = 0;
-  net::store16(tcp + 16, net::checksum(tcp, len, net::csum_partial(pseudo.data(), pseudo.size())));
+  net::store16(tcp + 16, net::checksum(tcp, len, sum));
 }
 
 }  // namespace
