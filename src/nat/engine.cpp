@@ -1163,8 +1163,8 @@ Verdict Engine::inbound_flow(Prepared& p, L4 l4) noexcept {
   if (s != kNoSlot && due(slots_[s]) && expire_if_due(s)) s = kNoSlot;
   if (s == kNoSlot) {
     if (ftp_expect_ && l4 == L4::tcp && (v.tcp_flags & (net::kTcpSyn | net::kTcpAck)) == kPureSyn) {
-      // A data connection a PORT/EPRT announced, or unsolicited.
-      return ftp_expected(v, static_cast<std::size_t>(p.public_idx));
+      // A data connection a PORT/EPRT announced, or unsolicited (then as without the ALG).
+      if (auto r = ftp_expected(v, static_cast<std::size_t>(p.public_idx))) return *r;
     }
     if (eif_ && l4 != L4::icmp) return inbound_open(p, l4);
     return drop(DropReason::unsolicited_inbound);
