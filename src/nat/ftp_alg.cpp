@@ -12,6 +12,7 @@
 #include <cstring>
 #include <optional>
 
+#include "nat/map_rec.hpp"
 #include "net/checksum.hpp"
 
 namespace natgw::nat {
