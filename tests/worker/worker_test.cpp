@@ -694,5 +694,18 @@ TEST_F(FtpWorkerTest, PartialChecksumsAndSuperFramesOnTheControlConnection) {
   EXPECT_EQ(worker_->engine().counters().total_drops(), 0u);
 }
 
+// A reload cannot turn the ALG on or off (the staging copies and the engine's tables are sized at
+// start): the worker passes on the engine's refusal, and keeps running as it was.
+TEST_F(FtpWorkerTest, AReloadThatTurnsTheAlgOnOrOffIsRefused) {
+  nat::EngineConfig next = worker_->engine().config();
+  next.ftp_alg = true;
+  EXPECT_EQ(worker_->reconfigure(next), "the FTP ALG is turned on or off only with a restart");
+  open_control();
+  next = worker_->engine().config();
+  next.ftp_alg = false;
+  EXPECT_EQ(worker_->reconfigure(next), "the FTP ALG is turned on or off only with a restart");
+  EXPECT_TRUE(worker_->engine().config().ftp_alg);
+}
+
 }  // namespace
 }  // namespace natgw::test
