@@ -140,6 +140,7 @@ nat::EngineConfig custom_engine(const EngineKnobs& k) {
   b.ports_per_host_max = k.ports_per_host_max;
   b.blocked_ports = k.blocked_ports;
   e.block_smtp = k.block_smtp;
+  e.ftp_alg = k.ftp_alg;
   e.limits.per_destination = k.connections_per_destination;
   e.limits.max_connections = k.max_connections;
   e.limits.port_min = static_cast<std::uint16_t>(k.port_min);

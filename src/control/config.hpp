@@ -77,6 +77,7 @@ struct EngineKnobs {
   bool hairpinning = false;
   nat::LateRst late_rst = nat::LateRst::sender;
   bool block_smtp = true;
+  bool ftp_alg = false;  // active FTP (nat::EngineConfig::ftp_alg); changed by a restart only
   std::vector<std::uint16_t> blocked_ports;
   std::uint32_t max_public_ips = nat::kMaxPublicIps;
   std::uint32_t connections_per_destination = 50'000;

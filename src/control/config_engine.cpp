@@ -68,6 +68,7 @@ const std::array kKnobs = {
     bool_knob<&K::hairpinning>("hairpinning"),
     enum_knob<&K::late_rst, nat::LateRst>("late_rst", kLateRst),
     bool_knob<&K::block_smtp>("block_smtp"),
+    bool_knob<&K::ftp_alg>("ftp_alg"),
     int_knob<&K::max_public_ips>("max_public_ips", 1, static_cast<std::int64_t>(nat::kMaxPublicIps),
                                  "addresses"),
     int_knob<&K::connections_per_destination>("connections_per_destination", 1, 65535,

@@ -22,6 +22,8 @@ void install_evidence_routes(httplib::Server& srv, const std::vector<datapath::W
     std::vector<nat::DropSample> drops;
     std::vector<nat::FtpActiveSample> ftp;
     std::uint64_t ftp_total = 0;
+    bool ftp_alg = false;
+    nat::FtpAlgStats alg;
     nat::Time now{};
     bool ok = true;
     for (datapath::Worker* worker : workers) {
@@ -32,6 +34,9 @@ void install_evidence_routes(httplib::Server& srv, const std::vector<datapath::W
                        const auto f = w.engine().recent_ftp_active();
                        ftp.insert(ftp.end(), f.begin(), f.end());
                        ftp_total += w.engine().ftp_active_commands();
+                       ftp_alg = w.engine().config().ftp_alg;
+                       alg.rewritten += w.engine().ftp_alg_stats().rewritten;
+                       alg.not_rewritten += w.engine().ftp_alg_stats().not_rewritten;
                        now = datapath::monotonic_now();
                      },
                      std::chrono::milliseconds(2000));
@@ -58,6 +63,10 @@ void install_evidence_routes(httplib::Server& srv, const std::vector<datapath::W
     }
     j["ftp_active"]["total"] = ftp_total;
     j["ftp_active"]["recent"] = nlohmann::json::array();
+    // With the FTP ALG the commands are expected: what it rewrote and what it left alone.
+    j["ftp_active"]["alg"] = ftp_alg;
+    j["ftp_active"]["rewritten"] = alg.rewritten;
+    j["ftp_active"]["not_rewritten"] = alg.not_rewritten;
     for (const auto& f : ftp) {
       j["ftp_active"]["recent"].push_back({{"ms_ago", ago(f.time)}, {"client", text(f.client)}, {"server", text(f.server)}});
     }

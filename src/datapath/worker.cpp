@@ -19,6 +19,15 @@ constexpr auto kExpireEvery = std::chrono::seconds(1);
 
 std::uint16_t ether_type(const std::uint8_t* f) { return net::get_be16(f + 12); }
 
+// An unfragmented TCP segment to port 21 (an FTP control connection, from the inside), judged
+// from the first bytes alone (before parsing): the frames the FTP ALG may grow.
+bool to_ftp_control(const std::uint8_t* ip, std::uint32_t len) noexcept {
+  const std::uint32_t ihl = (ip[0] & 0x0Fu) * 4u;
+  return ip[9] == static_cast<std::uint8_t>(net::Proto::tcp) &&
+         (net::get_be16(ip + 6) & 0x3FFF) == 0 && ihl >= net::kIpv4MinHeader && len >= ihl + 4 &&
+         net::get_be16(ip + ihl + 2) == 21;
+}
+
 // Completes a TCP/UDP checksum the sender left to offload: its field holds only the
 // pseudo-header sum, so it is recomputed over the whole segment.
 bool complete_checksum(std::uint8_t* ip, std::size_t len) noexcept {
@@ -73,13 +82,10 @@ Worker::Worker(WorkerConfig config, std::unique_ptr<io::Port> inside,
                               cfg_.primary ? cfg_.engine.public_ips : std::vector<net::Ipv4>{},
                               cfg_.neighbor_capacity)) {
   if (cfg_.engine.subnets.empty()) throw std::invalid_argument("no subnet attached");
-  // The FTP ALG may grow a packet in place (nat::Engine::kFtpAlgGrowth bytes); frames are
-  // translated where they sit in the receive ring, with no room guaranteed after them.
-  if (cfg_.engine.ftp_alg) {
-    throw std::invalid_argument(
-        "the FTP ALG is not available on this datapath yet: packets cannot grow in the receive "
-        "ring");
-  }
+  // The FTP ALG may grow a packet (nat::Engine::kFtpAlgGrowth bytes), and frames in the receive
+  // ring have no room guaranteed after them: outbound FTP control frames are translated in a
+  // copy (see process_inside). Allocated here, once.
+  if (cfg_.engine.ftp_alg) ftp_staging_.assign(kBurst * kFtpSlot, 0);
   // Probes come from the inside interface's own address when it is in an attached subnet (as a
   // gateway's usually is), else from the first address of the first subnet.
   probe_src_ = net::Ipv4{cfg_.engine.subnets.front().address().value() + 1};
@@ -263,6 +269,17 @@ void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept
       for (const auto& s : engine_.config().subnets) on_link |= s.contains(src);
     }
     if (on_link) nb_in_.learn_from_ipv4(src, net::MacAddress::from(f.data + 6), now, Learn::create);
+    // The FTP ALG may grow a PORT/EPRT command's packet, up to an IP length of 1,500 bytes: such
+    // a frame is translated and sent from a copy with room after it. A longer frame (a
+    // super-frame) is never grown, so it stays where it is, as does everything else.
+    if (!ftp_staging_.empty() && f.len <= kFtpCopyMax &&
+        to_ftp_control(ip, f.len - static_cast<std::uint32_t>(kEth))) {
+      std::uint8_t* copy = ftp_staging_.data() + n * kFtpSlot;
+      std::memcpy(copy, f.data, f.len);
+      f.data = copy;
+      ip = copy + kEth;
+      ++stats_.ftp_copied;
+    }
     batch_[n] = nat::Packet{
         ip, f.len - static_cast<std::uint32_t>(kEth), {}, prepare_offload(f, ip, *out_),
         f.offload.gso() ? f.offload.gso_size : std::uint16_t{0}};

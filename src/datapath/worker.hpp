@@ -22,6 +22,7 @@
 #include "datapath/neighbor.hpp"
 #include "io/port.hpp"
 #include "nat/engine.hpp"
+#include "net/ethernet.hpp"
 #include "vnet/enforcer.hpp"
 
 namespace natgw::datapath {
@@ -53,6 +54,7 @@ struct WorkerStats {
   std::uint64_t frames_in = 0;      // received from both ports
   std::uint64_t not_for_gateway = 0;  // frames left to the kernel (ARP aside)
   std::uint64_t csum_completed = 0;   // partial checksums computed before translation
+  std::uint64_t ftp_copied = 0;       // FTP control frames translated in a copy (the FTP ALG)
   std::array<std::uint64_t, nat::kDropReasonCount> drops{};  // datapath reasons only
   std::uint64_t probes_sent = 0;    // availability probes injected
   std::uint64_t probes_ok = 0;      // ... that crossed the engine and were transmitted
@@ -131,6 +133,10 @@ class Worker {
  private:
   static constexpr std::size_t kBurst = 64;
   static constexpr std::size_t kFrameBuf = 2048;
+  // FTP ALG staging: frames up to an IP length of 1,500 bytes are copied, each into a slot with
+  // room for the ALG's growth.
+  static constexpr std::size_t kFtpCopyMax = net::kEthHeader + 1500;
+  static constexpr std::size_t kFtpSlot = kFtpCopyMax + nat::Engine::kFtpAlgGrowth;
 
   void process_inside(std::span<io::Frame> frames, nat::Time now) noexcept;
   // Capture: copies the batch as received, then records each entry with its outcome.
@@ -178,6 +184,9 @@ class Worker {
   std::array<io::Offload, kBurst> batch_offload_{};
   CaptureSession* capture_ = nullptr;
   std::array<std::uint8_t, kFrameBuf> scratch_{};  // ARP replies/requests, probes
+  // kBurst slots of kFtpSlot bytes when the engine runs the FTP ALG, else empty. A copy lives
+  // until the next batch from the inside (after both ports' tx_flush), so it is sent borrowed.
+  std::vector<std::uint8_t> ftp_staging_;
   nat::Time last_advance_{};
   nat::Time last_expire_{};
 

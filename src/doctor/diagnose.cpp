@@ -408,14 +408,33 @@ Report diagnose(const Evidence& e) {
   }
 
   // --- Scenario 6: FTP ----------------------------------------------------------------------
-  const double ftp_active = e.drops.is_object() && e.drops.contains("ftp_active") ? e.drops["ftp_active"].value("total", 0.0) : 0.0;
-  if (ftp_active > 0) {
-    Finding f{6, "ftp_active", "Active FTP is not supported", Severity::error,
-              "in active mode the FTP server opens the data connection back to the client; the gateway is outbound "
-              "only, so that connection is dropped as unsolicited",
-              {num(ftp_active) + " PORT/EPRT commands seen on FTP control connections"}, {}};
+  const json no_ftp = json::object();
+  const json& ftp =
+      e.drops.is_object() && e.drops.contains("ftp_active") ? e.drops["ftp_active"] : no_ftp;
+  const double ftp_active = ftp.value("total", 0.0);
+  // The FTP ALG (profile rfc, or custom with engine.ftp_alg) rewrites the commands and lets the
+  // data connection in: PORT/EPRT are expected then, and only those it left alone are a problem.
+  const bool ftp_alg = ftp.value("alg", false) || (e.config && e.config->engine().ftp_alg);
+  const double ftp_left = ftp_alg ? ftp.value("not_rewritten", 0.0) : ftp_active;
+  if (ftp_left > 0) {
+    Finding f{6,
+              "ftp_active",
+              "Active FTP is not supported",
+              Severity::error,
+              "in active mode the FTP server opens the data connection back to the client; the "
+              "gateway is outbound only, so that connection is dropped as unsolicited",
+              {num(ftp_active) + " PORT/EPRT commands seen on FTP control connections"},
+              {}};
+    if (ftp_alg) {
+      f.title = "Active FTP commands the FTP ALG did not rewrite";
+      f.severity = Severity::warning;
+      f.cause =
+          "the gateway's FTP ALG rewrites a PORT/EPRT command that names the client itself, whole "
+          "in one segment; the server's data connection for any other is dropped as unsolicited";
+      f.evidence = {num(ftp_left) + " of " + num(ftp_active) + " PORT/EPRT commands not rewritten"};
+    }
     std::map<std::string, int> pairs;
-    for (const auto& s : e.drops["ftp_active"]["recent"]) {
+    for (const auto& s : ftp.value("recent", json::array())) {
       const std::string c = s.value("client", "?");
       ++pairs[c.substr(0, c.find(':')) + " asked " + s.value("server", "?") + " to connect back"];
     }
@@ -425,6 +444,11 @@ Report diagnose(const Evidence& e) {
     f.fix = {"use passive FTP (the client opens the data connection): most clients have a setting, e.g. curl's default "
              "--ftp-pasv",
              "keep the server's passive port range open on its side"};
+    if (!ftp_alg) {
+      f.fix.push_back(
+          "or use profile rfc, or custom with engine.ftp_alg: true (an FTP ALG, as "
+          "the kernel's ftp helper)");
+    }
     add(std::move(f));
   }
   const FlowFacts facts = flow_facts(e);

@@ -100,9 +100,10 @@ struct EngineConfig {
   std::uint32_t flow_log_ring = 65536;
   // Active FTP (nat/ftp_alg.cpp): PORT/EPRT on outbound control connections to port 21 are
   // rewritten to the public IP and a public port, TCP sequence numbers adjusted, and the
-  // server's data connection to that port is let in. Off in profile azure (active FTP is not
-  // supported there). Tables are allocated at construction only when on; changes need a restart.
-  // The caller's packet buffers must have Engine::kFtpAlgGrowth bytes of room past each packet.
+  // server's data connection to that port is let in. On in profile rfc; off in azure, aws and
+  // gcp (active FTP is not supported there). Tables are allocated at construction only when on;
+  // changes need a restart. The caller's packet buffers must have Engine::kFtpAlgGrowth bytes of
+  // room past each packet (the datapath copies such packets: nat/README.md "FTP ALG").
   bool ftp_alg = false;
   Duration ftp_data_timeout = std::chrono::minutes(5);  // how long a PORT/EPRT's port waits
   std::uint64_t seed = 1;             // randomness is an input: same seed, same choices

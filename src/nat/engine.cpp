@@ -9,6 +9,7 @@
 
 #include "net/checksum.hpp"
 #include "nat/ftp_alg.hpp"
+#include "nat/map_rec.hpp"
 
 namespace natgw::nat {
 namespace {
@@ -86,20 +87,6 @@ struct Engine::Dest {
   std::uint16_t used;  // live + hold-down: ports taken for this destination
   std::uint32_t next;  // hash chain, or free list
   static void check_size() { static_assert(sizeof(Dest) == 16); }
-};
-
-// An endpoint-independent mapping: one inside IP:port to one public IP:port, for every
-// destination; shared by the flows (live and in hold-down) of that inside endpoint.
-struct Engine::MapRec {
-  std::uint32_t inside_addr;
-  std::uint16_t inside_port;
-  std::uint16_t public_port;
-  std::uint8_t public_idx;
-  std::uint8_t l4;
-  std::uint32_t refs;  // flows on it, live and in hold-down; the record is freed at 0
-  std::uint32_t live;  // live flows: inbound is accepted (endpoint-independent filtering) while > 0
-  std::uint32_t next_in;
-  std::uint32_t next_out;  // also the free list
 };
 
 // A host's port allowance (behaviour.ports_per_host_min/max), per protocol.
@@ -1163,8 +1150,8 @@ Verdict Engine::inbound_flow(Prepared& p, L4 l4) noexcept {
   if (s != kNoSlot && due(slots_[s]) && expire_if_due(s)) s = kNoSlot;
   if (s == kNoSlot) {
     if (ftp_expect_ && l4 == L4::tcp && (v.tcp_flags & (net::kTcpSyn | net::kTcpAck)) == kPureSyn) {
-      // A data connection a PORT/EPRT announced, or unsolicited.
-      return ftp_expected(v, static_cast<std::size_t>(p.public_idx));
+      // A data connection a PORT/EPRT announced, or unsolicited (then as without the ALG).
+      if (auto r = ftp_expected(v, static_cast<std::size_t>(p.public_idx))) return *r;
     }
     if (eif_ && l4 != L4::icmp) return inbound_open(p, l4);
     return drop(DropReason::unsolicited_inbound);

@@ -336,7 +336,9 @@ class Engine {
   struct FtpExpect;
   Verdict ftp_out(net::PacketView& v, SlotIndex s, Verdict r) noexcept;
   void ftp_in(net::PacketView& v, SlotIndex s) noexcept;
-  Verdict ftp_expected(net::PacketView& v, std::size_t idx) noexcept;
+  // A pure SYN from the outside that matches no flow: the data connection of a PORT/EPRT, or
+  // nullopt when none awaits it (then it is any other unsolicited SYN).
+  std::optional<Verdict> ftp_expected(net::PacketView& v, std::size_t idx) noexcept;
   // Live connections and ports taken (live + hold-down) for a destination on a public IP.
   [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> dest_load(std::size_t idx,
                                                                   std::uint32_t dst,

@@ -10,7 +10,9 @@
 
 #include <array>
 #include <cstring>
+#include <optional>
 
+#include "nat/map_rec.hpp"
 #include "net/checksum.hpp"
 
 namespace natgw::nat {
@@ -113,6 +115,9 @@ bool strip_sack_permitted(std::uint8_t* tcp, std::size_t doff) noexcept {
   return changed;
 }
 
+// The TCP checksum after a rewrite. A partial one (offloaded; PacketView::csum_partial) stays
+// partial: the pseudo-header sum for the new length, the rest summed when the packet is sent
+// (by the kernel or the NIC, segment by segment for a super-frame).
 void tcp_checksum(net::PacketView& v) noexcept {
   std::uint8_t* tcp = v.l4();
   const std::uint16_t len = v.l4_len();
@@ -120,8 +125,13 @@ void tcp_checksum(net::PacketView& v) noexcept {
   std::memcpy(pseudo.data(), v.ip + 12, 8);
   pseudo[9] = 6;
   net::put_be16(pseudo.data() + 10, len);
+  const std::uint64_t sum = net::csum_partial(pseudo.data(), pseudo.size());
+  if (v.csum_partial) {
+    net::store16(tcp + 16, net::csum_fold(sum));
+    return;
+  }
   tcp[16] = tcp[17] = 0;
-  net::store16(tcp + 16, net::checksum(tcp, len, net::csum_partial(pseudo.data(), pseudo.size())));
+  net::store16(tcp + 16, net::checksum(tcp, len, sum));
 }
 
 }  // namespace
@@ -184,10 +194,17 @@ bool Engine::ftp_rewrite(net::PacketView& v, SlotIndex s) noexcept {
     return false;
   }
   // The public port: free for the server's port 20, and not awaited by another expectation.
+  // With endpoint-independent mapping, the named endpoint's mapping's port (on this public IP),
+  // else one no mapping holds.
   std::uint16_t pub_port = 0;
-  for (int tries = 0; tries < 4 && pub_port == 0; ++tries) {
+  const MapRec* mapped = eim(L4::tcp) ? map_find_in(L4::tcp, addr, port) : nullptr;
+  if (mapped != nullptr && mapped->public_idx == f.public_idx) pub_port = mapped->public_port;
+  for (int tries = 0; tries < 4 && pub_port == 0 && mapped == nullptr; ++tries) {
     if (dest_load(f.public_idx, f.dst_addr, 20, L4::tcp).second >= port_range_) break;
     pub_port = pick_port(f.public_idx, f.dst_addr, 20, L4::tcp);
+    if (eim(L4::tcp) && pub_port != 0 && map_find_out(L4::tcp, f.public_idx, pub_port) != nullptr) {
+      pub_port = 0;
+    }
     for (std::size_t i = 0; i < kFtpExpectations && pub_port != 0; ++i) {
       const FtpExpect& x = ftp_expect_[i];
       if (x.used && x.public_idx == f.public_idx && x.public_port == pub_port &&
@@ -323,7 +340,7 @@ void Engine::ftp_in(net::PacketView& v, SlotIndex s) noexcept {
 }
 
 // A SYN from the outside that matches no flow: the data connection of a PORT/EPRT, or not.
-Verdict Engine::ftp_expected(net::PacketView& v, std::size_t idx) noexcept {
+std::optional<Verdict> Engine::ftp_expected(net::PacketView& v, std::size_t idx) noexcept {
   FtpExpect* x = nullptr;
   for (std::size_t i = 0; i < kFtpExpectations && x == nullptr; ++i) {
     FtpExpect& e = ftp_expect_[i];
@@ -332,29 +349,45 @@ Verdict Engine::ftp_expected(net::PacketView& v, std::size_t idx) noexcept {
       x = &e;
     }
   }
-  if (x == nullptr) return drop(DropReason::unsolicited_inbound);
+  if (x == nullptr) return std::nullopt;
   auto& c = counters_.connections[static_cast<std::size_t>(L4::tcp)];
   ++c[static_cast<std::size_t>(ConnState::attempted)];
-  DropReason why = DropReason::connection_limit;
   const bool taken =
       find_in(hash_in(x->inside_addr, x->inside_port, v.src.value(), v.sport, L4::tcp),
               x->inside_addr, x->inside_port, v.src.value(), v.sport, L4::tcp) != kNoSlot;
+  // Endpoint-independent mapping: the data connection belongs to the inside endpoint's mapping
+  // (its public port is the mapping's, or was free of mappings when the command was rewritten),
+  // made now when the endpoint has none.
+  MapRec* m = eim(L4::tcp) ? map_find_in(L4::tcp, x->inside_addr, x->inside_port) : nullptr;
+  DropReason why = DropReason::unsolicited_inbound;
   if (live_total_ >= config_.limits.max_connections ||
       dest_load(idx, v.src.value(), v.sport, L4::tcp).first >= config_.limits.per_destination) {
     why = DropReason::connection_limit;
   } else if (slots_in_use_ >= capacity_) {
     why = DropReason::flow_table_full;
-  } else if (!taken) {
+  } else if (taken) {
+    // The inside 5-tuple is in use: not this connection (unsolicited_inbound).
+  } else if (m != nullptr && (m->public_idx != idx || m->public_port != v.dport)) {
+    // The endpoint was mapped to another public IP:port meanwhile (unsolicited_inbound).
+  } else if (eim(L4::tcp) && m == nullptr && map_find_out(L4::tcp, idx, v.dport) != nullptr) {
+    // Another endpoint's mapping took the port meanwhile (unsolicited_inbound).
+  } else if (eim(L4::tcp) && m == nullptr && hosts_ && !host_take(L4::tcp, x->inside_addr, true)) {
+    why = DropReason::out_of_resources;
+  } else {
+    if (eim(L4::tcp) && m == nullptr)
+      m = map_add(L4::tcp, x->inside_addr, x->inside_port, idx, v.dport);
     x->used = false;
     const SlotIndex s =
         install(x->inside_addr, x->inside_port, v.src.value(), v.sport, idx, v.dport, L4::tcp,
                 FlowState::tcp_syn_sent);
+    if (m != nullptr) {
+      ++m->refs;
+      ++m->live;
+    }
     ++ftp_stats_.data_connections;
     if (flow_stats_) flow_opened(s, false);
     tcp_inbound(s, v.tcp_flags);
     return forward_in(v, slots_[s], L4::tcp);
-  } else {
-    why = DropReason::unsolicited_inbound;  // the inside 5-tuple is in use: not this connection
   }
   ++c[static_cast<std::size_t>(ConnState::failed)];
   return drop(why);

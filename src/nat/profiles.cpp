@@ -56,6 +56,7 @@ EngineConfig rfc_profile() {
   e.behaviour.udp_fragments = true;                         // RFC 4787 REQ-14 (in order)
   e.behaviour.hairpinning = true;                           // RFC 4787 REQ-9, RFC 5382 REQ-8
   e.block_smtp = false;                                     // no RFC blocks a port
+  e.ftp_alg = true;  // active FTP through the NAT, as Linux's nf_nat_ftp (nat/README.md)
   return e;
 }
 

@@ -52,10 +52,13 @@ TEST(ConfigProfiles, EachPresetReachesTheEngine) {
   EXPECT_TRUE(rfc.behaviour.hairpinning);
   EXPECT_EQ(rfc.timers.tcp_idle, 124min);
   EXPECT_EQ(rfc.timers.udp_idle, 5min);
+  EXPECT_TRUE(rfc.ftp_alg);
+  for (const auto& e : {aws, gcp}) EXPECT_FALSE(e.ftp_alg);
 
   const auto azure = engine_of(doc("azure"));
   EXPECT_EQ(azure.limits.per_destination, 50'000u);
   EXPECT_FALSE(azure.behaviour.icmp_echo);
+  EXPECT_FALSE(azure.ftp_alg);
   for (const auto& c : {aws, gcp, rfc, azure}) EXPECT_NO_THROW(nat::Engine{c});
 }
 
@@ -81,6 +84,7 @@ TEST(ConfigProfiles, CustomTakesEveryKnob) {
                                "  hairpinning: true\n"
                                "  late_rst: none\n"
                                "  block_smtp: false\n"
+                               "  ftp_alg: true\n"
                                "  blocked_ports: [445, 1900]\n"
                                "  connections_per_destination: 1000\n"
                                "  max_connections: 5000\n"
@@ -97,6 +101,7 @@ TEST(ConfigProfiles, CustomTakesEveryKnob) {
   EXPECT_EQ(e.behaviour.fragment_table, 256u);
   EXPECT_EQ(e.behaviour.late_rst, nat::LateRst::none);
   EXPECT_FALSE(e.block_smtp);
+  EXPECT_TRUE(e.ftp_alg);
   EXPECT_EQ(e.behaviour.blocked_ports, (std::vector<std::uint16_t>{445, 1900}));
   EXPECT_EQ(e.limits.per_destination, 1000u);
   EXPECT_EQ(e.limits.max_connections, 5000u);
@@ -151,6 +156,8 @@ TEST(ConfigProfiles, KnobErrorsNameKeyValueAndWhatIsAllowed) {
   EXPECT_CONFIG_ERROR(only_error(doc("custom", "engine:\n  icmp_echo: yes\n")), "engine.icmp_echo",
                       "yes",
                       "engine.icmp_echo: yes is not a value of icmp_echo; allowed: false or true");
+  EXPECT_CONFIG_ERROR(only_error(doc("custom", "engine:\n  ftp_alg: on\n")), "engine.ftp_alg", "on",
+                      "engine.ftp_alg: on is not a value of ftp_alg; allowed: false or true");
   EXPECT_CONFIG_ERROR(only_error(doc("custom", "engine:\n  fragment_table: 1000\n")),
                       "engine.fragment_table", "1000",
                       "engine.fragment_table: 1000 is not a power of two; allowed: 16..1048576 "
@@ -177,7 +184,7 @@ TEST(ConfigProfiles, KnobErrorsNameKeyValueAndWhatIsAllowed) {
                       "icmp_ping",
                       "engine.icmp_ping: icmp_ping is not a key of engine; allowed: mapping, "
                       "filtering, icmp_echo, udp_fragments, fragment_table, hairpinning, "
-                      "late_rst, block_smtp, max_public_ips, connections_per_destination, "
+                      "late_rst, block_smtp, ftp_alg, max_public_ips, connections_per_destination, "
                       "max_connections, port_min, port_max, ports_per_host_min, "
                       "ports_per_host_max, udp_refresh, tcp_half_open_seconds, "
                       "tcp_closing_seconds, udp_idle_seconds, icmp_idle_seconds, "

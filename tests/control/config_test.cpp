@@ -65,6 +65,7 @@ TEST(Config, EngineConfigExpandsPrefixes) {
   EXPECT_EQ(e.limits.port_min, 1024);
   EXPECT_EQ(e.limits.port_max, 65535);
   EXPECT_TRUE(e.block_smtp);
+  EXPECT_FALSE(e.ftp_alg);
 }
 
 TEST(Config, DefaultsForOptionalKeys) {

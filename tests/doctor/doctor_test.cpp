@@ -181,6 +181,40 @@ TEST(Doctor, ActiveFtpAndPassiveFtpOverTwoAddresses) {
   EXPECT_EQ(find(diagnose(e), "ftp_passive_multiple_ips"), nullptr);
 }
 
+// With the FTP ALG (profile rfc; the gateway says so in /v1/drops) PORT/EPRT are expected: only
+// commands it did not rewrite are reported, as a warning.
+TEST(Doctor, ActiveFtpThroughTheFtpAlg) {
+  Evidence e = evidence();
+  e.drops["ftp_active"] = {
+      {"total", 3},
+      {"recent", json::array({{{"client", "10.0.0.7:40100"}, {"server", "192.0.2.10:21"}}})},
+      {"alg", true},
+      {"rewritten", 3},
+      {"not_rewritten", 0}};
+  EXPECT_EQ(find(diagnose(e), "ftp_active"), nullptr) << render_text(diagnose(e));
+  e.drops["ftp_active"]["rewritten"] = 2;
+  e.drops["ftp_active"]["not_rewritten"] = 1;
+  const Report r = diagnose(e);
+  const Finding* f = find(r, "ftp_active");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->severity, Severity::warning);
+  EXPECT_TRUE(mentions(*f, "1 of 3 PORT/EPRT commands not rewritten")) << render_text(r);
+
+  // A bundle from an older gateway says nothing of the ALG: the configuration does.
+  Evidence rfc = evidence();
+  rfc.config->profile = control::Profile::rfc;
+  rfc.drops["ftp_active"] = {{"total", 1}, {"recent", json::array()}};
+  EXPECT_EQ(find(diagnose(rfc), "ftp_active"), nullptr);
+  // Without it, an error that names the way out.
+  Evidence azure = evidence();
+  azure.drops["ftp_active"] = {{"total", 1}, {"recent", json::array()}};
+  const Report ra = diagnose(azure);
+  const Finding* a = find(ra, "ftp_active");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->severity, Severity::error);
+  EXPECT_NE(a->fix.back().find("engine.ftp_alg: true"), std::string::npos);
+}
+
 TEST(Doctor, Port25AndFragments) {
   Evidence e = evidence("natgw_dropped_packets_total{reason=\"smtp_blocked\"} 3\nnatgw_dropped_packets_total{reason=\"fragment\"} 40\n");
   e.drops["drops"].push_back({{"reason", "smtp_blocked"}, {"src", "10.0.0.9:41000"}, {"dst", "192.0.2.25:25"}});

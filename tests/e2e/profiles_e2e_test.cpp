@@ -5,7 +5,10 @@
 //   aws:   a ping from a VM to 192.0.2.10 is answered (ICMP echo translated);
 //   azure: the same ping is not, and natgw counts the drop (unsupported_protocol);
 //   rfc:   hairpinning: vm1 reaches vm2 at vm2's public address:port, through the datapath's
-//          loop back to the inside, and vm2 sees vm1's public address:port.
+//          loop back to the inside, and vm2 sees vm1's public address:port;
+//          active FTP: curl --ftp-port downloads through the FTP ALG (EPRT and PORT), with the
+//          server's own checks on (vsftpd: the address must be the control connection's peer).
+//          (azure refuses it: tests/e2e/doctor_e2e_test.cpp.)
 // Needs root; skipped otherwise. Every wait is bounded; labs are removed even when a test fails.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -165,6 +168,20 @@ TEST(ProfilesE2e, RfcHairpinsBetweenTwoVms) {
   }
   EXPECT_EQ(from.rfind("203.0.113.10:", 0), 0u) << "vm2 sees vm1's public endpoint: " << from;
   sh("rm -f " + out);
+}
+
+TEST(ProfilesE2e, RfcCarriesActiveFtpThroughTheAlg) {
+  ProfileLab lab("e2f", "rfc");
+  NATGW_NEEDS_LAB(lab);
+  if (!have("curl") || !have("vsftpd")) GTEST_SKIP() << "needs curl and vsftpd";
+  // curl sends EPRT first; --disable-eprt makes it PORT. The server connects back to the public
+  // IP:port the ALG wrote, and the ALG lets that connection in to vm1.
+  for (const std::string extra : {"", "--disable-eprt "}) {
+    const Ran r = lab.exec(
+        "vm1", "curl -sS --max-time 15 --ftp-port - " + extra + "ftp://192.0.2.10/test.txt");
+    EXPECT_EQ(r.rc, 0) << extra << r.out;
+    EXPECT_NE(r.out.find("natgw lab: passive FTP works"), std::string::npos) << extra << r.out;
+  }
 }
 
 }  // namespace

@@ -254,5 +254,33 @@ TEST(FtpAlg, ThirdPartyAddressesAndOtherCommandsAreLeftAlone) {
   EXPECT_EQ(h.engine.ftp_alg_stats().not_rewritten, 3u);
 }
 
+// With endpoint-independent mapping and filtering (profile rfc): the data connection joins the
+// inside endpoint's mapping (made for it), and a SYN no command announced is still let in to a
+// live mapping by the filtering, as without the ALG.
+TEST(FtpAlg, EndpointIndependentMappingAndFilteringWithTheAlg) {
+  nat::EngineConfig cfg = small_config();
+  cfg.behaviour.mapping = nat::Mapping::endpoint_independent;
+  cfg.behaviour.filtering = nat::Filtering::endpoint_independent;
+  Harness h(alg(cfg));
+  Control c = open_control(h);
+  const Result r = send_with_room(
+      h, data_out(kClient, kFtp, c.seq, c.srv, "PORT 10,0,0,4,195,80\r\n"), Direction::out);
+  ASSERT_TRUE(r.forwarded());
+  const auto data_port = port_in(payload_of(r));
+  ASSERT_EQ(h.engine.ftp_alg_stats().rewritten, 1u);
+  const Result data = h.tcp_in({kServer, 20}, {kPub1, data_port}, kSyn, 700, 0);
+  ASSERT_TRUE(data.forwarded());
+  EXPECT_EQ(data.dst(), kHostA);
+  EXPECT_EQ(data.dport(), 50000);
+  EXPECT_EQ(h.engine.ftp_alg_stats().data_connections, 1u);
+  // 10.0.0.4:50000 now has a mapping: its next connection leaves from the same public port.
+  const Result next = h.tcp_out({kHostA, 50000}, {kServer2, 443}, kSyn);
+  ASSERT_TRUE(next.forwarded());
+  EXPECT_EQ(next.source(), (net::Endpoint{kPub1, data_port}));
+  // Endpoint-independent filtering: another server reaches the control connection's mapping.
+  EXPECT_TRUE(h.tcp_in({kServer2, 5555}, c.pub, kSyn, 1, 0).forwarded());
+  EXPECT_EQ(h.engine.counters().total_drops(), 0u);
+}
+
 }  // namespace
 }  // namespace natgw::test

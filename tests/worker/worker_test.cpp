@@ -71,6 +71,7 @@ class WorkerTest : public ::testing::Test {
     c.engine.public_ips = {kPub};
     c.engine.subnets = {*net::Prefix::parse("10.0.0.0/24")};
     c.engine.limits.max_connections = 10000;
+    c.engine.ftp_alg = ftp_alg_;
     c.inside_addresses = {kGwIn};
     c.outside_addresses = {kGwOut};
     c.next_hop = kRouter;
@@ -96,24 +97,12 @@ class WorkerTest : public ::testing::Test {
   std::uint64_t drops(nat::DropReason r) { return worker_->stats().drops[static_cast<std::size_t>(r)]; }
 
   bool offloads_ = false;  // ports that carry offloads (as AF_PACKET with PACKET_VNET_HDR)
+  bool ftp_alg_ = false;   // the engine runs the FTP ALG
   io::MemoryPort* in_ = nullptr;
   io::MemoryPort* out_ = nullptr;
   std::unique_ptr<datapath::Worker> worker_;
   nat::Time now_ = std::chrono::hours(1);
 };
-
-TEST(WorkerConfigTest, TheFtpAlgIsRefusedUntilFramesCanGrow) {
-  datapath::WorkerConfig c;
-  c.engine = nat::azure_profile();
-  c.engine.public_ips = {kPub};
-  c.engine.subnets = {*net::Prefix::parse("10.0.0.0/24")};
-  c.engine.limits.max_connections = 100;
-  c.engine.ftp_alg = true;
-  EXPECT_THROW(datapath::Worker(std::move(c),
-                                std::make_unique<io::MemoryPort>(io::MemoryPortOptions{}),
-                                std::make_unique<io::MemoryPort>(io::MemoryPortOptions{})),
-               std::invalid_argument);
-}
 
 TEST_F(WorkerTest, AnswersArpForPublicIpsOnTheOutside) {
   out_->inject(arp(1, kRouterMac, kRouter, MacAddress{}, kPub));
@@ -563,6 +552,159 @@ TEST_F(WorkerTest, ASuperFrameToAPortWithoutOffloadsIsACountedDrop) {
   const io::Frame fr{const_cast<std::uint8_t*>(f.data()), 20000, false, gso};
   EXPECT_EQ(plain.tx_burst({&fr, 1}), 1u);
   EXPECT_EQ(plain.stats().tx_invalid, 1u);
+}
+
+// The FTP ALG on the datapath: a control connection to port 21 through the worker, up to the
+// server's SYN+ACK; returns the public port. Sequence numbers: the client's start at 1001, the
+// server's at 8.
+class FtpWorkerTest : public WorkerTest {
+ protected:
+  void open_control() {
+    ftp_alg_ = true;
+    make(nullptr);
+    resolve_router();
+    in_->inject(frame(kInMac, kVmMac, 0x0800,
+                      PacketBuilder().ipv4(kVm, kServer).tcp(40000, 21, kSyn).build()));
+    poll();
+    auto sent = out_->take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    pub_port_ = rd16(&sent[0][14 + 20]);
+    out_->inject(frame(
+        kOutMac, kRouterMac, 0x0800,
+        PacketBuilder().ipv4(kServer, kPub).tcp(21, pub_port_, kSyn | kAck, 7, 1001).build()));
+    poll();
+    ASSERT_EQ(in_->take_sent().size(), 1u);
+  }
+  Bytes command(const std::string& text, std::uint32_t seq = 1001) {
+    return frame(kInMac, kVmMac, 0x0800,
+                 PacketBuilder()
+                     .ipv4(kVm, kServer)
+                     .tcp(40000, 21, kAck | kPsh, seq, 8)
+                     .payload(text)
+                     .build());
+  }
+  static std::string payload_of(const Bytes& f) {
+    const std::uint8_t* ip = f.data() + 14;
+    const std::size_t ihl = std::size_t(ip[0] & 0x0F) * 4,
+                      doff = std::size_t(ip[ihl + 12] >> 4) * 4;
+    return {reinterpret_cast<const char*>(ip + ihl + doff), rd16(ip + 2) - ihl - doff};
+  }
+
+  std::uint16_t pub_port_ = 0;
+};
+
+// A PORT command naming the inside host grows (10.0.0.11 -> 203.0.113.10): translated in a copy
+// with room after it, sent whole with valid checksums; the server's data connection comes in.
+TEST_F(FtpWorkerTest, APortCommandGrowsTheFrameAndIsSentWhole) {
+  open_control();
+  const Bytes cmd = command("PORT 10,0,0,11,156,64\r\n");  // 10.0.0.11:40000
+  in_->inject(cmd);
+  poll();
+  auto sent = out_->take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  const std::string out = payload_of(sent[0]);
+  ASSERT_EQ(out.rfind("PORT 203,0,113,10,", 0), 0u) << out;
+  ASSERT_EQ(out.substr(out.size() - 2), "\r\n");
+  EXPECT_GT(out.size(), 23u);
+  const std::uint8_t* ip = sent[0].data() + 14;
+  EXPECT_EQ(sent[0].size(), cmd.size() - 23 + out.size()) << "longer by what the command grew";
+  EXPECT_EQ(rd16(ip + 2), sent[0].size() - 14);
+  EXPECT_TRUE(ip_checksum_ok(ip));
+  EXPECT_TRUE(l4_checksum_ok(ip));
+  EXPECT_EQ(worker_->stats().ftp_copied, 2u) << "the SYN and the PORT segment";
+  EXPECT_EQ(worker_->engine().ftp_alg_stats().rewritten, 1u);
+
+  // The server's acknowledgement of the longer segment is shifted back.
+  const auto grown = static_cast<std::uint32_t>(out.size() - 23);
+  out_->inject(frame(
+      kOutMac, kRouterMac, 0x0800,
+      PacketBuilder().ipv4(kServer, kPub).tcp(21, pub_port_, kAck, 8, 1001 + 23 + grown).build()));
+  poll();
+  auto back = in_->take_sent();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(rd32(&back[0][14 + 20 + 8]), 1001u + 23u);
+  EXPECT_TRUE(l4_checksum_ok(back[0].data() + 14));
+
+  // The data connection, from port 20 to the public port the command named.
+  const std::size_t comma = out.rfind(',', out.size() - 3), before = out.rfind(',', comma - 1);
+  const auto data_port =
+      static_cast<std::uint16_t>(std::stoi(out.substr(before + 1, comma - before - 1)) * 256 +
+                                 std::stoi(out.substr(comma + 1)));
+  out_->inject(frame(kOutMac, kRouterMac, 0x0800,
+                     PacketBuilder().ipv4(kServer, kPub).tcp(20, data_port, kSyn, 500).build()));
+  poll();
+  back = in_->take_sent();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(Ipv4{rd32(&back[0][14 + 16])}, kVm);
+  EXPECT_EQ(rd16(&back[0][14 + 22]), 40000);
+
+  // Other traffic is not copied.
+  in_->inject(vm_tcp(kSyn, 40001));
+  poll();
+  EXPECT_EQ(out_->take_sent().size(), 1u);
+  EXPECT_EQ(worker_->stats().ftp_copied, 2u);
+  EXPECT_EQ(worker_->engine().counters().total_drops(), 0u);
+}
+
+// With offloads, a partial checksum on the control connection stays partial through the
+// rewrite (the kernel completes it), and a super-frame to port 21, too long to grow, crosses
+// in place with its sequence number shifted.
+TEST_F(FtpWorkerTest, PartialChecksumsAndSuperFramesOnTheControlConnection) {
+  offloads_ = true;
+  open_control();
+  io::Offload partial;
+  partial.flags = io::Offload::kNeedsCsum;
+  partial.csum_start = 14 + 20;
+  partial.csum_offset = 16;
+  Bytes cmd = command("EPRT |1|10.0.0.11|40000|\r\n");
+  make_partial(cmd.data() + 14);
+  ASSERT_TRUE(in_->inject(cmd, partial));
+  poll();
+  auto sent = out_->take_sent_frames();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].offload, partial);
+  const std::string out = payload_of(sent[0].bytes);
+  ASSERT_EQ(out.rfind("EPRT |1|203.0.113.10|", 0), 0u) << out;
+  const auto grown = static_cast<std::uint32_t>(out.size() - 26);
+  EXPECT_GT(grown, 0u);
+  std::uint8_t* ip = sent[0].bytes.data() + 14;
+  EXPECT_EQ(rd16(ip + 2), sent[0].bytes.size() - 14);
+  EXPECT_TRUE(ip_checksum_ok(ip));
+  complete_partial(ip);
+  EXPECT_TRUE(l4_checksum_ok(ip));
+  EXPECT_EQ(worker_->stats().csum_completed, 0u);
+
+  io::Offload gso = partial;
+  gso.gso_type = io::Offload::kGsoTcpv4;
+  gso.gso_size = 1448;
+  gso.hdr_len = 14 + 20 + 20;
+  Bytes big = command(std::string(4000, 'x'), 1001 + 26);
+  make_partial(big.data() + 14);
+  ASSERT_TRUE(in_->inject(big, gso));
+  poll();
+  sent = out_->take_sent_frames();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].bytes.size(), big.size()) << "whole";
+  EXPECT_EQ(sent[0].offload, gso);
+  ip = sent[0].bytes.data() + 14;
+  EXPECT_EQ(rd32(ip + 20 + 4), 1001u + 26u + grown);
+  complete_partial(ip);
+  EXPECT_TRUE(l4_checksum_ok(ip));
+  EXPECT_EQ(worker_->stats().ftp_copied, 2u) << "the SYN and the EPRT segment, not the super-frame";
+  EXPECT_EQ(worker_->engine().counters().total_drops(), 0u);
+}
+
+// A reload cannot turn the ALG on or off (the staging copies and the engine's tables are sized at
+// start): the worker passes on the engine's refusal, and keeps running as it was.
+TEST_F(FtpWorkerTest, AReloadThatTurnsTheAlgOnOrOffIsRefused) {
+  nat::EngineConfig next = worker_->engine().config();
+  next.ftp_alg = true;
+  EXPECT_EQ(worker_->reconfigure(next), "the FTP ALG is turned on or off only with a restart");
+  open_control();
+  next = worker_->engine().config();
+  next.ftp_alg = false;
+  EXPECT_EQ(worker_->reconfigure(next), "the FTP ALG is turned on or off only with a restart");
+  EXPECT_TRUE(worker_->engine().config().ftp_alg);
 }
 
 }  // namespace
