@@ -37,11 +37,18 @@ void FlowLogPump::drain() {
       const std::size_t n = ring->pop(batch);
       if (n == 0) break;
       any = true;
-      // Engine time is the datapath's monotonic clock; records carry Unix time.
+      // Engine time is the datapath's monotonic clock; records carry Unix time. The offset
+      // between the two is kept while it stays within 100 ms, so that the same instant is the
+      // same Unix time in every record (a flow's start in its opened and its ended record); a
+      // step of the wall clock beyond that is followed.
       const nat::Time now = datapath::monotonic_now();
       const std::int64_t offset =
           unix_ms_now() - std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
-      for (std::size_t i = 0; i < n; ++i) writer_.write(batch[i], now, offset);
+      if (!offset_known_ || offset - offset_ > 100 || offset_ - offset > 100) {
+        offset_ = offset;
+        offset_known_ = true;
+      }
+      for (std::size_t i = 0; i < n; ++i) writer_.write(batch[i], now, offset_);
     }
   }
   if (any) writer_.flush();

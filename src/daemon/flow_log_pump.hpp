@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -37,6 +38,8 @@ class FlowLogPump {
 
  private:
   std::vector<nat::FlowEventRing*> rings_;
+  std::int64_t offset_ = 0;  // Unix ms minus monotonic ms, as used for the records (drain())
+  bool offset_known_ = false;
   mutable std::mutex mu_;  // the writer: this thread and reloads
   telemetry::FlowLogWriter writer_;
   std::atomic<bool> stopping_{false};
