@@ -604,7 +604,8 @@ void restore(const std::vector<datapath::Worker*>& workers, const nat::Limits& w
 std::size_t rx_queue_count(const std::string& ifname) {
   std::error_code ec;
   std::size_t n = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec)) {
+  for (const auto& e :
+       std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec)) {
     if (e.path().filename().string().starts_with("rx-")) ++n;
   }
   return n;
@@ -618,23 +619,30 @@ std::unique_ptr<io::Port> open_port(const std::string& name, control::Backend ba
   if (backend == control::Backend::af_xdp) {
     std::string why;
     if (!io::af_xdp_built()) {
-      why = "this natgw was built without AF_XDP (libxdp-dev, libbpf-dev and clang were not all found)";
+      why =
+          "this natgw was built without AF_XDP (libxdp-dev, libbpf-dev and clang were not all "
+          "found)";
     } else {
       try {
         io::AfXdpOptions o;
         o.local_addresses = local_addresses;
         auto port = io::open_af_xdp(name, o);
         spdlog::info("{}: backend af_xdp, {} mode, XDP program in {} mode on queue {}", name,
-                     port->zero_copy() ? "zero-copy" : "copy", port->native() ? "native" : "generic (skb)", o.queue);
+                     port->zero_copy() ? "zero-copy" : "copy",
+                     port->native() ? "native" : "generic (skb)", o.queue);
         if (!port->native()) {
-          spdlog::warn("{}: generic XDP sees GRO/TSO frames larger than the MTU and drops them; turn offloads off on "
-                       "the senders or use af_packet",
-                       name);
+          spdlog::warn(
+              "{}: generic XDP sees GRO/TSO frames larger than the MTU and drops them; turn "
+              "offloads off on "
+              "the senders or use af_packet",
+              name);
         }
         if (const std::size_t q = rx_queue_count(name); q > 1) {
-          spdlog::warn("{}: {} receive queues, AF_XDP reads queue 0 only: frames the NIC puts on the others are lost "
-                       "(ethtool -L {} combined 1)",
-                       name, q, name);
+          spdlog::warn(
+              "{}: {} receive queues, AF_XDP reads queue 0 only: frames the NIC puts on the others "
+              "are lost "
+              "(ethtool -L {} combined 1)",
+              name, q, name);
         }
         return port;
       } catch (const std::system_error& e) {
@@ -692,9 +700,11 @@ int run(const Options& options) {
     } else {
       for (const auto* i : {&config.interfaces.inside, &config.interfaces.outside}) {
         if (i->backend == control::Backend::af_xdp) {
-          spdlog::warn("backend af_xdp on {}: AF_XDP runs with one datapath worker in this version (datapath.workers "
-                       "is {}); using af_packet",
-                       i->name, nworkers);
+          spdlog::warn(
+              "backend af_xdp on {}: AF_XDP runs with one datapath worker in this version "
+              "(datapath.workers "
+              "is {}); using af_packet",
+              i->name, nworkers);
         }
       }
       // One fanout group per side: the kernel steers each frame to the worker that owns it.

@@ -38,7 +38,9 @@ namespace {
 
 #ifndef NATGW_HAVE_AF_XDP
 
-bool af_xdp_built() noexcept { return false; }
+bool af_xdp_built() noexcept {
+  return false;
+}
 
 std::unique_ptr<AfXdpPort> open_af_xdp(const std::string& ifname, const AfXdpOptions&) {
   fail(ENOTSUP, ifname,
@@ -47,7 +49,9 @@ std::unique_ptr<AfXdpPort> open_af_xdp(const std::string& ifname, const AfXdpOpt
 
 #else
 
-bool af_xdp_built() noexcept { return true; }
+bool af_xdp_built() noexcept {
+  return true;
+}
 
 namespace {
 
@@ -58,7 +62,8 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
   if (level == LIBBPF_DEBUG) return 0;
   char line[512];
   const int n = std::vsnprintf(line, sizeof line, format, args);
-  if (n > 0) g_libbpf_log.append(line, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1));
+  if (n > 0)
+    g_libbpf_log.append(line, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1));
   if (g_libbpf_log.size() > 4096) g_libbpf_log.erase(0, g_libbpf_log.size() - 4096);
   return 0;
 }
@@ -85,7 +90,8 @@ struct NatgwXdpConfig {
 
 class XdpPort final : public AfXdpPort {
  public:
-  XdpPort(std::string ifname, AfXdpOptions opt) : ifname_(std::move(ifname)), opt_(std::move(opt)) {}
+  XdpPort(std::string ifname, AfXdpOptions opt)
+      : ifname_(std::move(ifname)), opt_(std::move(opt)) {}
   ~XdpPort() override { close_all(); }
 
   void open();
@@ -157,7 +163,8 @@ class XdpPort final : public AfXdpPort {
 };
 
 void XdpPort::open() {
-  if (opt_.frame_size != 2048 && opt_.frame_size != 4096) fail(EINVAL, ifname_, "frame_size must be 2048 or 4096");
+  if (opt_.frame_size != 2048 && opt_.frame_size != 4096)
+    fail(EINVAL, ifname_, "frame_size must be 2048 or 4096");
   if (opt_.frame_count < 64 || (opt_.frame_count & (opt_.frame_count - 1)) != 0) {
     fail(EINVAL, ifname_, "frame_count must be a power of two >= 64");
   }
@@ -242,7 +249,8 @@ void XdpPort::load_program() {
   // it detaches the program, from any namespace, and the kernel detaches it when the process
   // dies; and a link never replaces a program someone else attached (EBUSY).
   int rc = -EOPNOTSUPP;
-  for (const std::uint32_t mode : {std::uint32_t{XDP_FLAGS_DRV_MODE}, std::uint32_t{XDP_FLAGS_SKB_MODE}}) {
+  for (const std::uint32_t mode :
+       {std::uint32_t{XDP_FLAGS_DRV_MODE}, std::uint32_t{XDP_FLAGS_SKB_MODE}}) {
     if (mode == XDP_FLAGS_DRV_MODE && !opt_.try_native) continue;
     LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = mode);
     const int fd = bpf_link_create(prog_fd_, ifindex_, BPF_XDP, &lo);
@@ -257,7 +265,9 @@ void XdpPort::load_program() {
   }
   if (rc != 0) {
     if (rc == -EBUSY || rc == -EEXIST) {
-      fail(EBUSY, ifname_, "another XDP program is attached to the interface (ip link set " + ifname_ + " xdp off)");
+      fail(
+          EBUSY, ifname_,
+          "another XDP program is attached to the interface (ip link set " + ifname_ + " xdp off)");
     }
     fail(-rc, ifname_, "the kernel refused to attach the XDP program: " + why(-rc));
   }
@@ -270,7 +280,8 @@ void XdpPort::create_socket(bool zero_copy) {
   ucfg.frame_size = opt_.frame_size;
   ucfg.frame_headroom = 0;
   ucfg.flags = 0;
-  if (const int rc = xsk_umem__create(&umem_, umem_area_, umem_size_, &fill_, &comp_, &ucfg); rc != 0) {
+  if (const int rc = xsk_umem__create(&umem_, umem_area_, umem_size_, &fill_, &comp_, &ucfg);
+      rc != 0) {
     umem_ = nullptr;
     fail(-rc, ifname_, "cannot register the AF_XDP frame memory: " + why(-rc));
   }
@@ -279,11 +290,15 @@ void XdpPort::create_socket(bool zero_copy) {
   scfg.tx_size = tx_count_;
   scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
   scfg.xdp_flags = 0;
-  scfg.bind_flags = static_cast<std::uint16_t>(XDP_USE_NEED_WAKEUP | (zero_copy ? XDP_ZEROCOPY : XDP_COPY));
-  if (const int rc = xsk_socket__create(&xsk_, ifname_.c_str(), opt_.queue, umem_, &rx_, &tx_, &scfg); rc != 0) {
+  scfg.bind_flags =
+      static_cast<std::uint16_t>(XDP_USE_NEED_WAKEUP | (zero_copy ? XDP_ZEROCOPY : XDP_COPY));
+  if (const int rc =
+          xsk_socket__create(&xsk_, ifname_.c_str(), opt_.queue, umem_, &rx_, &tx_, &scfg);
+      rc != 0) {
     xsk_ = nullptr;
-    fail(-rc, ifname_, std::string("cannot open the AF_XDP socket (") + (zero_copy ? "zero-copy" : "copy") +
-                           " mode, queue " + std::to_string(opt_.queue) + "): " + why(-rc));
+    fail(-rc, ifname_,
+         std::string("cannot open the AF_XDP socket (") + (zero_copy ? "zero-copy" : "copy") +
+             " mode, queue " + std::to_string(opt_.queue) + "): " + why(-rc));
   }
   xsk_fd_ = xsk_socket__fd(xsk_);
   if (const int rc = xsk_socket__update_xskmap(xsk_, xsks_map_fd_); rc != 0) {
@@ -291,7 +306,8 @@ void XdpPort::create_socket(bool zero_copy) {
   }
   // The fill ring holds every receive frame; the transmit frames start free.
   std::uint32_t idx = 0;
-  if (xsk_ring_prod__reserve(&fill_, rx_count_, &idx) != rx_count_) fail(ENOMEM, ifname_, "fill ring");
+  if (xsk_ring_prod__reserve(&fill_, rx_count_, &idx) != rx_count_)
+    fail(ENOMEM, ifname_, "fill ring");
   for (std::uint32_t i = 0; i < rx_count_; ++i) {
     *xsk_ring_prod__fill_addr(&fill_, idx + i) = static_cast<std::uint64_t>(i) * opt_.frame_size;
   }
@@ -335,7 +351,8 @@ void XdpPort::close_all() noexcept {
 std::size_t XdpPort::rx_burst(std::span<Frame> out) noexcept {
   std::size_t k = 0;
   std::uint32_t idx = 0;
-  const auto room = static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), rx_count_ - unfilled_n_ - rx_peeked_));
+  const auto room = static_cast<std::uint32_t>(
+      std::min<std::size_t>(out.size(), rx_count_ - unfilled_n_ - rx_peeked_));
   const std::uint32_t n = room == 0 ? 0 : xsk_ring_cons__peek(&rx_, room, &idx);
   for (std::uint32_t i = 0; i < n; ++i) {
     const xdp_desc* d = xsk_ring_cons__rx_desc(&rx_, idx + i);
@@ -346,7 +363,8 @@ std::size_t XdpPort::rx_burst(std::span<Frame> out) noexcept {
     }
     Frame& f = out[k++];
     f = Frame{};
-    f.data = static_cast<std::uint8_t*>(xsk_umem__get_data(umem_area_, xsk_umem__add_offset_to_addr(d->addr)));
+    f.data = static_cast<std::uint8_t*>(
+        xsk_umem__get_data(umem_area_, xsk_umem__add_offset_to_addr(d->addr)));
     f.len = d->len;
     st_.rx_bytes += d->len;
   }
@@ -377,7 +395,8 @@ void XdpPort::refill() noexcept {
   if (unfilled_n_ == 0) return;
   std::uint32_t idx = 0;
   const auto n = static_cast<std::uint32_t>(unfilled_n_);
-  if (xsk_ring_prod__reserve(&fill_, n, &idx) != n) return;  // cannot happen: the ring holds every rx frame
+  if (xsk_ring_prod__reserve(&fill_, n, &idx) != n)
+    return;  // cannot happen: the ring holds every rx frame
   for (std::uint32_t i = 0; i < n; ++i) *xsk_ring_prod__fill_addr(&fill_, idx + i) = unfilled_[i];
   xsk_ring_prod__submit(&fill_, n);
   unfilled_n_ = 0;
@@ -389,7 +408,8 @@ void XdpPort::refill() noexcept {
 void XdpPort::reap() noexcept {
   std::uint32_t idx = 0;
   const std::uint32_t n = xsk_ring_cons__peek(&comp_, tx_count_, &idx);
-  for (std::uint32_t i = 0; i < n; ++i) free_[free_n_++] = *xsk_ring_cons__comp_addr(&comp_, idx + i);
+  for (std::uint32_t i = 0; i < n; ++i)
+    free_[free_n_++] = *xsk_ring_cons__comp_addr(&comp_, idx + i);
   if (n > 0) xsk_ring_cons__release(&comp_, n);
   in_flight_ -= std::min(in_flight_, n);
 }

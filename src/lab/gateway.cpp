@@ -20,8 +20,8 @@ std::string render_natgw_config(const LabSpec& spec) {
     << "  subnets: [" << kPrivateSubnet << "]\n"
     << "interfaces:\n"
     << "  inside:  { name: " << kGwIn << ", backend: " << spec.backend << " }\n"
-    << "  outside: { name: " << kGwOut << ", backend: " << spec.backend << ", next_hop: " << kInternetRouter
-    << " }\n"
+    << "  outside: { name: " << kGwOut << ", backend: " << spec.backend
+    << ", next_hop: " << kInternetRouter << " }\n"
     << "api:\n"
     << "  listen: " << kApiListen << "\n";
   if (!spec.flow_log.empty()) {

@@ -42,7 +42,8 @@ std::string capture(const std::string& cmd) {
 
 Bytes eth_ipv4(const MacAddress& dst, const MacAddress& src, net::Ipv4 from, net::Ipv4 to,
                std::uint16_t dport) {
-  const Bytes ip = test::PacketBuilder().ipv4(from, to).udp(40000, dport).payload("natgw-xdp").build();
+  const Bytes ip =
+      test::PacketBuilder().ipv4(from, to).udp(40000, dport).payload("natgw-xdp").build();
   Bytes f(14 + ip.size());
   net::write_eth_header(f.data(), dst, src, 0x0800);
   std::memcpy(&f[14], ip.data(), ip.size());
@@ -68,7 +69,9 @@ class RawSocket {
   RawSocket(const RawSocket&) = delete;
   RawSocket& operator=(const RawSocket&) = delete;
   ~RawSocket() { ::close(fd_); }
-  void send(const Bytes& f) { ASSERT_EQ(::send(fd_, f.data(), f.size(), 0), static_cast<ssize_t>(f.size())); }
+  void send(const Bytes& f) {
+    ASSERT_EQ(::send(fd_, f.data(), f.size(), 0), static_cast<ssize_t>(f.size()));
+  }
   std::optional<Bytes> recv(std::chrono::milliseconds timeout) {
     if (!test::wait_readable(fd_, timeout)) return std::nullopt;
     Bytes b(2048);
@@ -85,7 +88,8 @@ class RawSocket {
 class AfXdpTest : public test::VethPairTest {
  protected:
   void SetUp() override {
-    if (!af_xdp_built()) GTEST_SKIP() << "this build has no AF_XDP backend (libxdp-dev, libbpf-dev, clang)";
+    if (!af_xdp_built())
+      GTEST_SKIP() << "this build has no AF_XDP backend (libxdp-dev, libbpf-dev, clang)";
     VethPairTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     NetnsGuard in(ns_a_);
@@ -142,7 +146,8 @@ TEST_F(AfXdpTest, GatewayFramesReachThePortBothWays) {
               port_->native() ? "native" : "generic");
   RawSocket peer(ns_b_, kIfB);
   constexpr int kCount = 200;
-  for (int i = 0; i < kCount; ++i) peer.send(eth_ipv4(kMacA, kMacB, kHostB, kBeyond, static_cast<std::uint16_t>(1000 + i)));
+  for (int i = 0; i < kCount; ++i)
+    peer.send(eth_ipv4(kMacA, kMacB, kHostB, kBeyond, static_cast<std::uint16_t>(1000 + i)));
   const Seen s = drain(3s, kCount);
   EXPECT_EQ(s.ipv4, kCount);
   ASSERT_FALSE(s.frames.empty());
@@ -153,11 +158,13 @@ TEST_F(AfXdpTest, GatewayFramesReachThePortBothWays) {
   // Transmit: a batch larger than the kernel's copy-mode send batch, all of it arrives.
   std::vector<Bytes> out;
   std::vector<Frame> frames;
-  for (int i = 0; i < kCount; ++i) out.push_back(eth_ipv4(kMacB, kMacA, kBeyond, kHostB, static_cast<std::uint16_t>(2000 + i)));
+  for (int i = 0; i < kCount; ++i)
+    out.push_back(eth_ipv4(kMacB, kMacA, kBeyond, kHostB, static_cast<std::uint16_t>(2000 + i)));
   for (auto& b : out) frames.push_back(Frame{b.data(), static_cast<std::uint32_t>(b.size())});
   std::size_t sent = 0;
   for (int round = 0; round < 100 && sent < frames.size(); ++round) {
-    sent += port_->tx_burst(std::span<const Frame>(frames).subspan(sent, std::min<std::size_t>(64, frames.size() - sent)));
+    sent += port_->tx_burst(std::span<const Frame>(frames).subspan(
+        sent, std::min<std::size_t>(64, frames.size() - sent)));
     port_->tx_flush();
   }
   ASSERT_EQ(sent, frames.size());
