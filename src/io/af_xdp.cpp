@@ -157,7 +157,7 @@ class XdpPort final : public AfXdpPort {
   std::size_t free_n_ = 0;
   std::uint32_t queued_ = 0;
   std::uint64_t queued_bytes_ = 0;
-  std::uint32_t in_flight_ = 0;  // submitted, not yet completed
+  bool kick_pending_ = false;  // submitted frames the kernel was not told about yet
 
   PortStats st_{};
 };
@@ -411,7 +411,6 @@ void XdpPort::reap() noexcept {
   for (std::uint32_t i = 0; i < n; ++i)
     free_[free_n_++] = *xsk_ring_cons__comp_addr(&comp_, idx + i);
   if (n > 0) xsk_ring_cons__release(&comp_, n);
-  in_flight_ -= std::min(in_flight_, n);
 }
 
 std::size_t XdpPort::tx_burst(std::span<const Frame> frames) noexcept {
@@ -439,23 +438,20 @@ std::size_t XdpPort::tx_burst(std::span<const Frame> frames) noexcept {
 }
 
 void XdpPort::kick() noexcept {
-  // Copy mode sends at most a few dozen frames per call (the kernel's TX batch) and says EAGAIN
-  // when more are left: call again, a bounded number of times.
-  for (std::uint32_t tries = in_flight_ / 16 + 2; tries > 0; --tries) {
-    if (!xsk_ring_prod__needs_wakeup(&tx_)) return;
-    if (::sendto(xsk_fd_, nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) {
-      reap();
-      if (in_flight_ == 0) return;
-      continue;
+  // Copy mode sends at most the kernel's TX batch (32 frames) per call and says EAGAIN when more
+  // are left: call again, a bounded number of times; what is left goes with the next flush.
+  for (int tries = 0; tries < 64; ++tries) {
+    if (!xsk_ring_prod__needs_wakeup(&tx_) || ::sendto(xsk_fd_, nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) {
+      kick_pending_ = false;
+      return;
     }
     const int err = errno;
-    if (err == EAGAIN || err == EBUSY || err == ENOBUFS) {
-      reap();
-      if (in_flight_ == 0) return;
-      continue;
+    if (err != EAGAIN && err != EBUSY && err != ENOBUFS) {
+      if (err != ENETDOWN) ++st_.tx_errors;
+      kick_pending_ = false;
+      return;
     }
-    if (err != ENETDOWN) ++st_.tx_errors;
-    return;
+    reap();
   }
 }
 
@@ -464,11 +460,11 @@ void XdpPort::tx_flush() noexcept {
     xsk_ring_prod__submit(&tx_, queued_);
     st_.tx_frames += queued_;
     st_.tx_bytes += queued_bytes_;
-    in_flight_ += queued_;
     queued_ = 0;
     queued_bytes_ = 0;
+    kick_pending_ = true;
   }
-  if (in_flight_ > 0) kick();
+  if (kick_pending_) kick();
   reap();
 }
 
