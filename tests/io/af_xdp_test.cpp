@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "io/netns.hpp"
+#include "io/raw_socket.hpp"
 #include "support/packets.hpp"
 
 namespace natgw::io {
@@ -24,6 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::NetnsGuard;
+using test::RawSocket;
 using Bytes = std::vector<std::uint8_t>;
 
 const net::Ipv4 kHostA{10, 77, 0, 1};
@@ -49,41 +51,6 @@ Bytes eth_ipv4(const MacAddress& dst, const MacAddress& src, net::Ipv4 from, net
   std::memcpy(&f[14], ip.data(), ip.size());
   return f;
 }
-
-class RawSocket {
- public:
-  RawSocket(const std::string& ns, const std::string& ifname) {
-    NetnsGuard in(ns);
-    fd_ = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "raw socket");
-    const int one = 1;
-    (void)::setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
-    sockaddr_ll sll{};
-    sll.sll_family = AF_PACKET;
-    sll.sll_protocol = htons(ETH_P_ALL);
-    sll.sll_ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) {
-      throw std::system_error(errno, std::generic_category(), "bind raw socket");
-    }
-  }
-  RawSocket(const RawSocket&) = delete;
-  RawSocket& operator=(const RawSocket&) = delete;
-  ~RawSocket() { ::close(fd_); }
-  void send(const Bytes& f) {
-    ASSERT_EQ(::send(fd_, f.data(), f.size(), 0), static_cast<ssize_t>(f.size()));
-  }
-  std::optional<Bytes> recv(std::chrono::milliseconds timeout) {
-    if (!test::wait_readable(fd_, timeout)) return std::nullopt;
-    Bytes b(2048);
-    const ssize_t n = ::recv(fd_, b.data(), b.size(), MSG_DONTWAIT);
-    if (n < 0) return std::nullopt;
-    b.resize(static_cast<std::size_t>(n));
-    return b;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 class AfXdpTest : public test::VethPairTest {
  protected:
