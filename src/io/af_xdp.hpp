@@ -38,7 +38,7 @@ namespace natgw::io {
 
 struct AfXdpOptions {
   std::uint32_t queue = 0;
-  std::uint32_t frame_count = 8192;  // UMEM frames, half for rx, half for tx; a power of two
+  std::uint32_t frame_count = 4096;  // UMEM frames (16 MiB), half rx, half tx; a power of two
   std::uint32_t frame_size = 4096;   // bytes; 2048 or 4096
   // The host's own addresses: frames to them pass to the kernel.
   std::vector<net::Ipv4> local_addresses;
