@@ -441,7 +441,8 @@ void XdpPort::kick() noexcept {
   // Copy mode sends at most the kernel's TX batch (32 frames) per call and says EAGAIN when more
   // are left: call again, a bounded number of times; what is left goes with the next flush.
   for (int tries = 0; tries < 64; ++tries) {
-    if (!xsk_ring_prod__needs_wakeup(&tx_) || ::sendto(xsk_fd_, nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) {
+    if (!xsk_ring_prod__needs_wakeup(&tx_) ||
+        ::sendto(xsk_fd_, nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) {
       kick_pending_ = false;
       return;
     }
