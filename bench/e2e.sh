@@ -5,7 +5,9 @@
 #   bench/e2e.sh [path/to/natgw]              (root; iperf3, ab (apache2-utils), jq, python3)
 #
 # Gateways: kernel (nftables SNAT), natgw af_packet with 1 worker, natgw af_packet with 2
-# workers (WORKERS2=0 skips it). af_xdp is not built in this version: its row says so.
+# workers (WORKERS2=0 skips it), natgw af_xdp with 1 worker (AF_XDP=0 skips it; the lab's
+# offloads off, as AF_XDP frames carry no checksum state: docs/running.md "Backends"; its note
+# says so, and says when the gateway fell back to af_packet, e.g. a natgw built without AF_XDP).
 # Each gateway gets a lab of its own (`natgw lab up`, name e2e<pid><tag>, 3 VMs), torn down
 # after its measurements and, whatever happens, on exit. Every command is bounded (timeout).
 # Measurements, in this order, each for BENCH_SECONDS (default 5):
@@ -39,6 +41,7 @@ CONNS=${CONNS:-20000}
 FLOWS=${FLOWS:-2000000}
 MEMORY=${MEMORY:-1}
 WORKERS2=${WORKERS2:-1}
+AF_XDP=${AF_XDP:-1}
 SERVER=192.0.2.10
 work=$(mktemp -d)
 labs=()
@@ -112,6 +115,11 @@ measure() {
   local pid
   pid=$(natgw_pid "$lab")
   sleep 1
+  if [[ " $* " == *" af_xdp "* ]]; then
+    local fb
+    fb=$(grep -m1 "backend af_xdp on" "/run/natgw/labs/$lab/natgw.log" 2>/dev/null || true)
+    R[$gw,note]="lab --offloads off; ${fb:+FELL BACK: ${fb#*warn*] }; }"
+  fi
   with_cpu "$gw" tcp1 "$pid" tcp_test "$lab" 1 "$work/tcp1-$tag.json"
   R[$gw,tcp1]=$(jq -r '(.end.sum_received.bits_per_second // 0) / 1e6 | floor' "$work/tcp1-$tag.json" 2>/dev/null || echo 0)
   with_cpu "$gw" tcp4 "$pid" tcp_test "$lab" 4 "$work/tcp4-$tag.json"
@@ -173,8 +181,10 @@ if [[ $WORKERS2 == 1 ]]; then
   gws+=(natgw-2w)
   measure natgw-2w w --gateway natgw --workers 2
 fi
-gws+=(af_xdp)
-R[af_xdp,note]="not built: this version has no AF_XDP backend"
+if [[ $AF_XDP == 1 ]]; then
+  gws+=(af_xdp)
+  measure af_xdp x --gateway natgw --backend af_xdp --offloads off
+fi
 load_after=$(uptime)
 if [[ $MEMORY == 1 ]]; then memory; fi
 

@@ -9,6 +9,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev
   libpcap-dev
+  # the AF_XDP backend (optional: without these natgw builds without it): libxdp, libbpf, and
+  # clang (above) with llvm to compile its XDP program
+  libxdp-dev libbpf-dev llvm
   # lab and end-to-end tests
   iproute2 ethtool nftables procps psmisc curl jq tcpdump iperf3 nginx-light vsftpd hping3 python3 python3-scapy
   # bench/e2e.sh: new TCP connections per second (ab)

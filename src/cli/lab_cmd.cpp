@@ -30,6 +30,7 @@ void add_up(CLI::App& lab, int& exit_code) {
     bool keep = false;
     std::string offloads = "on";
     int workers = 1;
+    std::string backend = "af_packet";
   };
   auto a = std::make_shared<Args>();
   auto* up =
@@ -55,6 +56,11 @@ void add_up(CLI::App& lab, int& exit_code) {
                  "natgw's datapath workers (datapath.workers in its config)")
       ->check(CLI::Range(1, 16))
       ->capture_default_str();
+  up->add_option("--backend", a->backend,
+                 "natgw's packet I/O backend on both interfaces (af_xdp falls back to af_packet "
+                 "when unavailable; the gateway's log says why)")
+      ->check(CLI::IsMember({"af_packet", "af_xdp"}))
+      ->capture_default_str();
   up->add_option("--config-out", a->config_out, "Also write the lab's natgw config to this file");
   up->add_option("--flow-log", a->flow_log,
                  "Turn the gateway's flow logs on, written to this absolute path (- : its log)");
@@ -73,6 +79,7 @@ void add_up(CLI::App& lab, int& exit_code) {
     o.spec.flow_log = a->flow_log;
     o.spec.offloads = a->offloads == "on";
     o.spec.workers = a->workers;
+    o.spec.backend = a->backend;
     o.config_out = optional_name(a->config_out);
     o.keep_on_error = a->keep;
     exit_code = lab::lab_up(o, std::cout, std::cerr);

@@ -27,6 +27,7 @@
 #include "datapath/shard.hpp"
 #include "datapath/worker.hpp"
 #include "io/af_packet.hpp"
+#include "io/af_xdp.hpp"
 #include "telemetry/snapshot.hpp"
 #include "vnet/explain.hpp"
 
@@ -600,6 +601,59 @@ void restore(const std::vector<datapath::Worker*>& workers, const nat::Limits& w
   std::filesystem::remove(path, ec);
 }
 
+std::size_t rx_queue_count(const std::string& ifname) {
+  std::error_code ec;
+  std::size_t n = 0;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec)) {
+    if (e.path().filename().string().starts_with("rx-")) ++n;
+  }
+  return n;
+}
+
+// Opens one interface with the backend its configuration asks for. af_xdp falls back to af_packet,
+// with a warning that names the reason: not built, or the kernel's refusal (permission, driver).
+// One datapath worker (several: the caller uses AF_PACKET fanout groups).
+std::unique_ptr<io::Port> open_port(const std::string& name, control::Backend backend,
+                                    const std::vector<net::Ipv4>& local_addresses) {
+  if (backend == control::Backend::af_xdp) {
+    std::string why;
+    if (!io::af_xdp_built()) {
+      why =
+          "this natgw was built without AF_XDP (libxdp-dev, libbpf-dev and clang were not all "
+          "found)";
+    } else {
+      try {
+        io::AfXdpOptions o;
+        o.local_addresses = local_addresses;
+        auto port = io::open_af_xdp(name, o);
+        spdlog::info("{}: backend af_xdp, {} mode, XDP program in {} mode on queue {}", name,
+                     port->zero_copy() ? "zero-copy" : "copy",
+                     port->native() ? "native" : "generic (skb)", o.queue);
+        if (!port->native()) {
+          spdlog::warn(
+              "{}: generic XDP sees GRO/TSO frames larger than the MTU and drops them; turn "
+              "offloads off on "
+              "the senders or use af_packet",
+              name);
+        }
+        if (const std::size_t q = rx_queue_count(name); q > 1) {
+          spdlog::warn(
+              "{}: {} receive queues, AF_XDP reads queue 0 only: frames the NIC puts on the others "
+              "are lost "
+              "(ethtool -L {} combined 1)",
+              name, q, name);
+        }
+        return port;
+      } catch (const std::system_error& e) {
+        why = e.what();
+      }
+    }
+    spdlog::warn("backend af_xdp on {}: {}; using af_packet", name, why);
+  }
+  return io::open_af_packet(name);
+}
+
 }  // namespace
 
 int run(const Options& options) {
@@ -619,11 +673,6 @@ int run(const Options& options) {
     for (const auto& e : host.errors) spdlog::error("{}", e);
     return 1;
   }
-  if (config.interfaces.inside.backend != control::Backend::af_packet ||
-      config.interfaces.outside.backend != control::Backend::af_packet) {
-    spdlog::warn("backend af_xdp is not available in this version; using af_packet");
-  }
-
   // Signals are handled by this thread alone (sigwait); every thread started below inherits
   // the mask.
   sigset_t sigs;
@@ -643,10 +692,21 @@ int run(const Options& options) {
   try {
     const auto base = worker_config(config);
     std::vector<std::unique_ptr<io::Port>> inside, outside;
+    std::vector<net::Ipv4> local = base.inside_addresses;
+    local.insert(local.end(), base.outside_addresses.begin(), base.outside_addresses.end());
     if (nworkers == 1) {
-      inside.push_back(io::open_af_packet(in_name));
-      outside.push_back(io::open_af_packet(out_name));
+      inside.push_back(open_port(in_name, config.interfaces.inside.backend, local));
+      outside.push_back(open_port(out_name, config.interfaces.outside.backend, local));
     } else {
+      for (const auto* i : {&config.interfaces.inside, &config.interfaces.outside}) {
+        if (i->backend == control::Backend::af_xdp) {
+          spdlog::warn(
+              "backend af_xdp on {}: AF_XDP runs with one datapath worker in this version "
+              "(datapath.workers "
+              "is {}); using af_packet",
+              i->name, nworkers);
+        }
+      }
       // One fanout group per side: the kernel steers each frame to the worker that owns it.
       const auto& lim = base.engine.limits;
       inside = io::open_af_packet_group(in_name, {}, nworkers, datapath::inside_steering_program());
@@ -656,6 +716,7 @@ int run(const Options& options) {
     }
     for (const auto& [name, port] :
          {std::pair{in_name, inside[0].get()}, std::pair{out_name, outside[0].get()}}) {
+      if (dynamic_cast<io::AfXdpPort*>(port) != nullptr) continue;  // no offloads, by design
       if (auto w = offload_warning(name, port->offloads())) spdlog::warn("{}", *w);
     }
     spdlog::info(

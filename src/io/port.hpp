@@ -1,5 +1,6 @@
-// One network interface as a batch packet I/O port. Backends: AF_PACKET (af_packet.hpp) and an
-// in-memory port for tests (memory_port.hpp).
+// One network interface as a batch packet I/O port. Backends: AF_PACKET (af_packet.hpp), AF_XDP
+// (af_xdp.hpp; optional at build time, no offloads) and an in-memory port for tests
+// (memory_port.hpp).
 //
 // The contract, for every backend:
 //  - A Port is owned and used by one thread (a datapath worker). No method is thread-safe.

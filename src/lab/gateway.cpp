@@ -19,9 +19,9 @@ std::string render_natgw_config(const LabSpec& spec) {
     << "  public_ip_prefixes: []\n"
     << "  subnets: [" << kPrivateSubnet << "]\n"
     << "interfaces:\n"
-    << "  inside:  { name: " << kGwIn << ", backend: af_packet }\n"
-    << "  outside: { name: " << kGwOut << ", backend: af_packet, next_hop: " << kInternetRouter
-    << " }\n"
+    << "  inside:  { name: " << kGwIn << ", backend: " << spec.backend << " }\n"
+    << "  outside: { name: " << kGwOut << ", backend: " << spec.backend
+    << ", next_hop: " << kInternetRouter << " }\n"
     << "api:\n"
     << "  listen: " << kApiListen << "\n";
   if (!spec.flow_log.empty()) {

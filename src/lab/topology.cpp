@@ -58,6 +58,9 @@ std::vector<std::string> validate(const LabSpec& spec) {
       errors.push_back("--flow-log '" + spec.flow_log + "': only with --gateway natgw");
     }
   }
+  if (spec.backend != "af_packet" && spec.backend != "af_xdp") {
+    errors.push_back("--backend '" + spec.backend + "': af_packet or af_xdp");
+  }
   return errors;
 }
 

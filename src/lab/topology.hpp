@@ -64,6 +64,8 @@ struct LabSpec {
   // hand over 64 KiB super-frames with partial checksums). false: off everywhere, MTU frames.
   bool offloads = true;
   int workers = 1;  // natgw's datapath.workers
+  std::string backend =
+      "af_packet";  // natgw's interfaces' backend (af_packet or af_xdp), both sides
 };
 
 // Empty if the spec can be built, else one message per problem naming option, value and range.

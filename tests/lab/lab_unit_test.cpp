@@ -90,6 +90,17 @@ TEST(LabGateway, NatgwConfigFollowsTheSpecSchema) {
   EXPECT_FALSE(contains(c, "flow_logs"));
 }
 
+TEST(LabGateway, BackendOptionSetsBothInterfaces) {
+  LabSpec spec{"demo", 1, 1, GatewayMode::natgw};
+  spec.backend = "af_xdp";
+  EXPECT_TRUE(validate(spec).empty());
+  const std::string c = render_natgw_config(spec);
+  EXPECT_TRUE(contains(c, "inside:  { name: gw-in, backend: af_xdp }"));
+  EXPECT_TRUE(contains(c, "outside: { name: gw-out, backend: af_xdp, next_hop: 198.51.100.2 }"));
+  spec.backend = "dpdk";
+  EXPECT_FALSE(validate(spec).empty());
+}
+
 TEST(LabGateway, FlowLogOptionTurnsFlowLogsOn) {
   LabSpec spec{"demo", 1, 1, GatewayMode::natgw};
   spec.flow_log = "/tmp/demo-flows.jsonl";
