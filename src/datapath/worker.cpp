@@ -228,10 +228,7 @@ void Worker::forward_untranslated(std::size_t i, const nat::Verdict& v, std::uin
       break;
   }
   if (!mac) {
-    ++stats_.drops[static_cast<std::size_t>(nat::DropReason::no_neighbor)];
-    if (capture_ != nullptr) {
-      tap(i, now, CapturePoint::inside_rx, tx, {nat::Action::drop, nat::DropReason::no_neighbor, 0}, nullptr, 0);
-    }
+    drop_no_neighbor(i, now, CapturePoint::inside_rx, tx);
     return;
   }
   mac->write(frame);
@@ -241,6 +238,14 @@ void Worker::forward_untranslated(std::size_t i, const nat::Verdict& v, std::uin
   stats_.forwarded_bytes[type] += v.len;
   if (capture_ != nullptr) tap(i, now, CapturePoint::inside_rx, tx, v, frame, len);
   transmit(*port, frame, len, batch_offload_[i]);
+}
+
+void Worker::drop_no_neighbor(std::size_t i, nat::Time now, CapturePoint from,
+                              CapturePoint to) noexcept {
+  ++stats_.drops[static_cast<std::size_t>(nat::DropReason::no_neighbor)];
+  if (capture_ != nullptr) {
+    tap(i, now, from, to, {nat::Action::drop, nat::DropReason::no_neighbor, 0}, nullptr, 0);
+  }
 }
 
 void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept {
@@ -311,11 +316,7 @@ void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept
         resolved = true;
       }
       if (!nh) {
-        ++stats_.drops[static_cast<std::size_t>(nat::DropReason::no_neighbor)];
-        if (capture_ != nullptr) {
-          tap(i, now, CapturePoint::inside_rx, CapturePoint::outside_tx,
-              {nat::Action::drop, nat::DropReason::no_neighbor, 0}, nullptr, 0);
-        }
+        drop_no_neighbor(i, now, CapturePoint::inside_rx, CapturePoint::outside_tx);
         continue;
       }
       nh->write(frame);
@@ -332,11 +333,7 @@ void Worker::process_inside(std::span<io::Frame> frames, nat::Time now) noexcept
       // IP:port it was sent to, never to the next hop.
       const auto mac = inside_mac(net::Ipv4{net::get_be32(frame + kEth + 16)}, now);
       if (!mac) {
-        ++stats_.drops[static_cast<std::size_t>(nat::DropReason::no_neighbor)];
-        if (capture_ != nullptr) {
-          tap(i, now, CapturePoint::inside_rx, CapturePoint::inside_tx,
-              {nat::Action::drop, nat::DropReason::no_neighbor, 0}, nullptr, 0);
-        }
+        drop_no_neighbor(i, now, CapturePoint::inside_rx, CapturePoint::inside_tx);
         continue;
       }
       mac->write(frame);
@@ -398,11 +395,7 @@ void Worker::process_outside(std::span<io::Frame> frames, nat::Time now) noexcep
       }
       const auto mac = inside_mac(dst, now);
       if (!mac) {
-        ++stats_.drops[static_cast<std::size_t>(nat::DropReason::no_neighbor)];
-        if (capture_ != nullptr) {
-          tap(i, now, CapturePoint::outside_rx, CapturePoint::inside_tx,
-              {nat::Action::drop, nat::DropReason::no_neighbor, 0}, nullptr, 0);
-        }
+        drop_no_neighbor(i, now, CapturePoint::outside_rx, CapturePoint::inside_tx);
         continue;
       }
       mac->write(frame);

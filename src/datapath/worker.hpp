@@ -141,6 +141,8 @@ class Worker {
   void process_inside(std::span<io::Frame> frames, nat::Time now) noexcept;
   // Capture: copies the batch as received, then records each entry with its outcome.
   void tap_received(std::size_t n) noexcept;
+  // Frame i of the batch had no neighbour to go to: counted, and shown to a capture.
+  void drop_no_neighbor(std::size_t i, nat::Time now, CapturePoint from, CapturePoint to) noexcept;
   void tap(std::size_t i, nat::Time now, CapturePoint rx, CapturePoint tx, const nat::Verdict& outcome,
            const std::uint8_t* sent, std::uint32_t sent_len) noexcept;
   void process_outside(std::span<io::Frame> frames, nat::Time now) noexcept;

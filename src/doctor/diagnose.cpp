@@ -451,22 +451,24 @@ Report diagnose(const Evidence& e) {
     }
     add(std::move(f));
   }
-  const FlowFacts facts = flow_facts(e);
+  FlowFacts facts = flow_facts(e);
   {
     std::vector<std::string> mixed;
-    for (const auto& [key, seen] : facts.ftp) {
-      const auto& [control, data] = seen;
+    for (auto& [key, seen] : facts.ftp) {
+      auto& [control, data] = seen;
       if (control.empty() || data.empty()) continue;
+      std::sort(control.begin(), control.end());  // by ms since the last packet
       int n = 0;
       std::string example;
       for (const auto& [data_ago, data_ip] : data) {
         // Its control connection: the one of this host and server whose last packet came soonest
-        // after the data connection's (the control connection outlives its transfers).
-        const std::pair<double, std::string>* own = nullptr;
-        for (const auto& c : control) {
-          if (c.first <= data_ago && (own == nullptr || c.first > own->first)) own = &c;
-        }
-        if (own == nullptr || own->second == data_ip) continue;
+        // after the data connection's (the control connection outlives its transfers), i.e. the
+        // largest "ago" not above the data connection's.
+        const auto after = std::upper_bound(control.begin(), control.end(), data_ago,
+                                            [](double a, const auto& c) { return a < c.first; });
+        if (after == control.begin()) continue;
+        const auto own = std::prev(after);
+        if (own->second == data_ip) continue;
         if (n++ == 0) example = "control connection from " + own->second + ", its data connection from " + data_ip;
       }
       if (n > 0) {
