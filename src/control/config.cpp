@@ -88,6 +88,24 @@ std::string_view name(nat::IpSelection s) noexcept {
   return "unknown";
 }
 
+std::string_view name(Steering s) noexcept {
+  switch (s) {
+    case Steering::automatic:
+      return "auto";
+    case Steering::flow:
+      return "flow";
+    case Steering::host:
+      return "host";
+  }
+  return "unknown";
+}
+
+std::string_view host_bound_reason(const nat::Behaviour& b) noexcept {
+  if (b.ports_per_host_min > 0) return "a per-host port allowance";
+  if (b.udp_fragments) return "UDP fragments forwarded (later fragments carry no port)";
+  return {};
+}
+
 std::string_view name(Backend b) noexcept {
   switch (b) {
     case Backend::af_packet:
@@ -171,25 +189,37 @@ std::vector<net::Ipv4> GatewayConfig::public_addresses() const {
   return out;
 }
 
-nat::EngineConfig Config::engine() const {
-  nat::EngineConfig e;
-  switch (profile) {
+namespace {
+
+nat::EngineConfig profile_engine(Profile p, const EngineKnobs& knobs) {
+  switch (p) {
     case Profile::azure:
-      e = nat::azure_profile();
-      break;
+      return nat::azure_profile();
     case Profile::aws:
-      e = nat::aws_profile();
-      break;
+      return nat::aws_profile();
     case Profile::gcp:
-      e = nat::gcp_profile();
-      break;
+      return nat::gcp_profile();
     case Profile::rfc:
-      e = nat::rfc_profile();
-      break;
+      return nat::rfc_profile();
     case Profile::custom:
-      e = custom_engine(knobs.value_or(EngineKnobs{}));
-      break;
+      return custom_engine(knobs);
   }
+  return nat::azure_profile();
+}
+
+}  // namespace
+
+nat::Behaviour profile_behaviour(Profile p) {
+  return profile_engine(p, EngineKnobs{}).behaviour;
+}
+
+Steering Config::inside_steering() const {
+  if (datapath.steering != Steering::automatic) return datapath.steering;
+  return host_bound_reason(engine().behaviour).empty() ? Steering::flow : Steering::host;
+}
+
+nat::EngineConfig Config::engine() const {
+  nat::EngineConfig e = profile_engine(profile, knobs.value_or(EngineKnobs{}));
   e.public_ips = gateway.public_addresses();
   e.subnets = gateway.subnets;
   // The profiles that take `idle_timeout_minutes`; the others fix their TCP idle timeout.
@@ -494,6 +524,7 @@ Config to_config(const Draft& d) {
     c.flow_logs.rate_per_second = static_cast<std::uint32_t>(fl.rate_per_second->value);
   if (d.workers) c.datapath.workers = static_cast<std::uint32_t>(d.workers->value);
   for (const auto& f : d.cpus) c.datapath.cpus.push_back(static_cast<std::uint32_t>(f.value));
+  if (d.steering) c.datapath.steering = d.steering->value;
   if (d.network.present) c.network = to_network(d.network);
   if (d.engine.present) {
     EngineKnobs k;
@@ -564,6 +595,8 @@ Draft to_draft(const Config& c) {
     d.cpus.push_back({fmt::format("datapath.cpus[{}]", i), std::to_string(cpu), {}, cpu});
   }
   d.cpu_entries = c.datapath.cpus.size();
+  d.steering = Field<Steering>{"datapath.steering", std::string(name(c.datapath.steering)), {},
+                               c.datapath.steering};
   if (c.network) d.network = to_network_draft(*c.network);
   if (c.knobs) {
     d.engine.present = true;

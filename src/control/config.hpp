@@ -36,7 +36,17 @@ enum class Backend : std::uint8_t { af_packet, af_xdp };
 
 [[nodiscard]] std::string_view name(Profile p) noexcept;
 [[nodiscard]] std::string_view name(Backend b) noexcept;
+// `datapath.steering`: flow (by source address and port), host (by source address), or
+// automatic: flow unless the engine needs all of a host's packets in one place
+// (host_bound_reason).
+enum class Steering : std::uint8_t { automatic, flow, host };
 [[nodiscard]] std::string_view name(nat::IpSelection s) noexcept;
+[[nodiscard]] std::string_view name(Steering s) noexcept;
+// What, in an engine of this behaviour, needs all of a host's packets on one worker (a per-host
+// port allowance; forwarded UDP fragments, whose later fragments carry no port); empty: nothing.
+[[nodiscard]] std::string_view host_bound_reason(const nat::Behaviour& b) noexcept;
+// The behaviour of a profile (custom: the defaults of its engine section).
+[[nodiscard]] nat::Behaviour profile_behaviour(Profile p);
 
 // What a profile allows: the bounds that validation checks against.
 struct ProfileRules {
@@ -134,12 +144,14 @@ struct FlowLogsConfig {
   bool operator==(const FlowLogsConfig&) const = default;
 };
 
-// `datapath:` how many worker threads run the datapath, and on which CPUs (src/control/README.md).
+// `datapath:` how many worker threads run the datapath, on which CPUs, and how the inside's
+// packets are shared between them (src/control/README.md, datapath/shard.hpp).
 inline constexpr std::uint32_t kMaxWorkers = 16;
 inline constexpr std::uint32_t kMaxCpu = 1023;
 struct DatapathConfig {
   std::uint32_t workers = 1;        // 1..kMaxWorkers
   std::vector<std::uint32_t> cpus;  // empty, or one CPU per worker (pinned in this order)
+  Steering steering = Steering::automatic;
   bool operator==(const DatapathConfig&) const = default;
 };
 
@@ -160,6 +172,9 @@ struct Config {
   // public address (public_addresses()) and the subnets. Meant for a validated Config; the engine
   // rejects (throws on) one it cannot run.
   [[nodiscard]] nat::EngineConfig engine() const;
+  // How the inside is steered between workers: datapath.steering with automatic resolved
+  // (flow, or host when host_bound_reason(engine().behaviour) says why).
+  [[nodiscard]] Steering inside_steering() const;
   // The network model of `network` with the attached subnets; nullptr when there is no
   // `network:` section. Meant for a validated Config; throws std::invalid_argument otherwise.
   [[nodiscard]] std::shared_ptr<const vnet::Network> network_model() const;

@@ -30,7 +30,7 @@ constexpr std::array<std::string_view, 8> kTopKeysCustom = {
 constexpr std::array<std::string_view, 6> kGatewayKeys = {
     "name",    "idle_timeout_minutes", "public_ips", "public_ip_prefixes",
     "subnets", "public_ip_selection"};
-constexpr std::array<std::string_view, 2> kDatapathKeys = {"workers", "cpus"};
+constexpr std::array<std::string_view, 3> kDatapathKeys = {"workers", "cpus", "steering"};
 constexpr std::array<std::string_view, 2> kInterfacesKeys = {"inside", "outside"};
 constexpr std::array<std::string_view, 3> kInterfaceKeys = {"name", "backend", "next_hop"};
 constexpr std::array<std::string_view, 1> kApiKeys = {"listen"};
@@ -527,6 +527,21 @@ class Reader {
       for (const auto& [key, node] : entries) {
         if (auto f = read_integer(Entry{key, node, node}, "", allowed::cpu())) {
           draft_.cpus.push_back(std::move(*f));
+        }
+      }
+    }
+    if (const auto* n = m->find("steering")) {
+      if (const auto s = read_scalar(*n, m->path, allowed::steering())) {
+        bool known = false;
+        for (const Steering v : {Steering::automatic, Steering::flow, Steering::host}) {
+          if (s->text != name(v)) continue;
+          draft_.steering = Field<Steering>{s->key, s->shown, s->at, v};
+          known = true;
+        }
+        if (!known) {
+          error(s->key, s->shown,
+                fmt::format("{} is not a steering; allowed: {}", s->shown, allowed::steering()),
+                s->at);
         }
       }
     }

@@ -293,6 +293,11 @@ std::string ip_selection() {
          "each inside host)";
 }
 
+std::string steering() {
+  return "auto (flow, unless the engine needs all of a host's packets on one worker), flow (by "
+         "source address and port), host (by source address)";
+}
+
 std::string next_hop() {
   return "the IPv4 address of the next router, such as 198.51.100.2";
 }

@@ -70,6 +70,7 @@ namespace allowed {
 [[nodiscard]] std::string interface_name();
 [[nodiscard]] std::string backend();
 [[nodiscard]] std::string ip_selection();
+[[nodiscard]] std::string steering();
 [[nodiscard]] std::string next_hop();
 [[nodiscard]] std::string api_listen();
 // flow_logs:

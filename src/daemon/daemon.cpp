@@ -110,6 +110,7 @@ class Gateway {
  public:
   Gateway(control::Config config, std::vector<datapath::Worker*> workers)
       : config_(std::move(config)),
+        steering_(config_.inside_steering()),
         workers_(std::move(workers)),
         started_(datapath::monotonic_now()) {}
 
@@ -229,11 +230,14 @@ class Gateway {
 
   // GET /v1/explain: the fate of one flow, from the live network model and engine, read-only
   // (nothing is created to answer).
-  // The worker that would own the connection (its inside host's) answers.
+  // The worker that would own the connection answers (the one the inside fanout would give its
+  // packets to).
   std::optional<nlohmann::json> explain(const vnet::ExplainQuery& q) {
     nlohmann::json out;
-    datapath::Worker& owner =
-        *workers_[datapath::owner_of_inside(q.flow.src.addr, workers_.size())];
+    const bool by_port = steering_ == control::Steering::flow &&
+                         (q.flow.proto == net::Proto::tcp || q.flow.proto == net::Proto::udp);
+    datapath::Worker& owner = *workers_[datapath::owner_of_inside(
+        q.flow.src.addr, by_port ? q.flow.src.port : std::uint16_t{0}, workers_.size())];
     const bool ok = owner.call(
         [&](datapath::Worker& w) {
           out = vnet::to_json(vnet::explain_live(w.network().get(), w.engine(), q));
@@ -256,6 +260,15 @@ class Gateway {
     {
       std::lock_guard lk(mu_);
       current = config_;
+    }
+    if (current.datapath.workers > 1 && next.inside_steering() != current.inside_steering()) {
+      spdlog::error(
+          "reload refused: with this engine the inside would be steered by {} instead of {} "
+          "(datapath.steering {}), which changes only with a restart; the running configuration "
+          "stays",
+          control::name(next.inside_steering()), control::name(current.inside_steering()),
+          control::name(next.datapath.steering));
+      return;
     }
     if (!(next.interfaces == current.interfaces) || !(next.api == current.api) ||
         !(next.datapath == current.datapath)) {
@@ -343,6 +356,7 @@ class Gateway {
  private:
   std::mutex mu_;
   control::Config config_;
+  control::Steering steering_;  // fixed at start: a reload that changes it is refused
   std::vector<datapath::Worker*> workers_;
   nat::Time started_;
   telemetry::Availability availability_;
@@ -709,7 +723,11 @@ int run(const Options& options) {
       }
       // One fanout group per side: the kernel steers each frame to the worker that owns it.
       const auto& lim = base.engine.limits;
-      inside = io::open_af_packet_group(in_name, {}, nworkers, datapath::inside_steering_program());
+      inside = io::open_af_packet_group(
+          in_name, {}, nworkers,
+          datapath::inside_steering_program(config.inside_steering() == control::Steering::host
+                                                ? datapath::InsideSteering::host
+                                                : datapath::InsideSteering::flow));
       outside = io::open_af_packet_group(
           out_name, {}, nworkers,
           datapath::outside_steering_program(lim.port_min, lim.port_max, nworkers));
@@ -721,10 +739,13 @@ int run(const Options& options) {
     }
     spdlog::info(
         "inside {} ({}), addresses {}; outside {} ({}), addresses {}, next hop {}; {} datapath "
-        "worker{}",
+        "worker{}{}",
         in_name, inside[0]->mac().text().view(), join(base.inside_addresses), out_name,
         outside[0]->mac().text().view(), join(base.outside_addresses), text(base.next_hop),
-        nworkers, nworkers == 1 ? "" : "s");
+        nworkers, nworkers == 1 ? "" : "s",
+        nworkers == 1 ? ""
+                      : fmt::format(", the inside steered by {}",
+                                    control::name(config.inside_steering())));
     for (std::size_t i = 0; i < nworkers; ++i) {
       auto wc = base;
       wc.engine = datapath::shard_config(base.engine, i, nworkers);

@@ -9,6 +9,7 @@ namespace natgw::datapath {
 namespace {
 
 constexpr std::uint32_t kHashMultiplier = 0x9E3779B1u;  // Fibonacci hashing
+constexpr std::uint32_t kPortMultiplier = 0x85EBCA6Bu;  // spreads the port over the word
 constexpr std::uint32_t kProtocol = static_cast<std::uint32_t>(SKF_AD_OFF + SKF_AD_PROTOCOL);
 
 std::uint32_t share(std::uint32_t total, std::size_t index, std::size_t count) {
@@ -102,17 +103,37 @@ std::size_t owner_of_port(std::uint16_t port, std::uint16_t port_min, std::uint1
   return std::min(i, count - 1);
 }
 
-std::size_t owner_of_inside(net::Ipv4 source, std::size_t count) noexcept {
+std::size_t owner_of_inside(net::Ipv4 source, std::uint16_t source_port,
+                            std::size_t count) noexcept {
   if (count <= 1) return 0;
-  return ((source.value() * kHashMultiplier) >> 16) % count;  // the kernel takes the modulo
+  const std::uint32_t key = source.value() ^ (std::uint32_t{source_port} * kPortMultiplier);
+  return ((key * kHashMultiplier) >> 16) % count;  // the kernel takes the modulo
 }
 
-std::vector<io::BpfInstruction> inside_steering_program() {
+std::vector<io::BpfInstruction> inside_steering_program(InsideSteering steering) {
   Program p;
-  const int ret0 = p.label();
+  const int ret0 = p.label(), address = p.label(), hash = p.label();
   p.stmt(BPF_LD | BPF_H | BPF_ABS, kProtocol);
   p.jump(BPF_JEQ, 0x0800, -1, ret0);
-  p.stmt(BPF_LD | BPF_W | BPF_ABS, 12);  // source address (offsets from the network header)
+  if (steering == InsideSteering::flow) {
+    const int ports = p.label();
+    p.stmt(BPF_LD | BPF_H | BPF_ABS, 6);  // offsets from the network header
+    p.jump(BPF_JSET, 0x3FFF, address, -1);  // a fragment (MF or an offset): port 0
+    p.stmt(BPF_LD | BPF_B | BPF_ABS, 9);
+    p.jump(BPF_JEQ, 6, ports, -1);
+    p.jump(BPF_JEQ, 17, ports, address);
+    p.place(ports);
+    p.stmt(BPF_LDX | BPF_B | BPF_MSH, 0);  // X = IPv4 header length
+    p.stmt(BPF_LD | BPF_H | BPF_IND, 0);   // source port
+    p.stmt(BPF_ALU | BPF_MUL | BPF_K, kPortMultiplier);
+    p.stmt(BPF_MISC | BPF_TAX, 0);
+    p.stmt(BPF_LD | BPF_W | BPF_ABS, 12);  // source address
+    p.stmt(BPF_ALU | BPF_XOR | BPF_X, 0);
+    p.go(hash);
+  }
+  p.place(address);
+  p.stmt(BPF_LD | BPF_W | BPF_ABS, 12);  // source address, port 0
+  p.place(hash);
   p.stmt(BPF_ALU | BPF_MUL | BPF_K, kHashMultiplier);
   p.stmt(BPF_ALU | BPF_RSH | BPF_K, 16);
   p.stmt(BPF_RET | BPF_A, 0);
@@ -140,14 +161,19 @@ std::vector<io::BpfInstruction> outside_steering_program(std::uint16_t port_min,
   p.stmt(BPF_LD | BPF_H | BPF_IND, 2);   // destination port: the public port
   p.go(slice);
   p.place(icmp);
-  p.stmt(BPF_LD | BPF_B | BPF_ABS, 0);
-  p.jump(BPF_JEQ, 0x45, -1, ret0);       // outer header without options
-  p.stmt(BPF_LD | BPF_B | BPF_ABS, 20);  // ICMP type: errors that quote a packet
-  const int error = p.label();
-  p.jump(BPF_JEQ, 3, error, -1);
+  const int error = p.label(), echo = p.label();
+  p.stmt(BPF_LDX | BPF_B | BPF_MSH, 0);  // X = IPv4 header length
+  p.stmt(BPF_LD | BPF_B | BPF_IND, 0);   // ICMP type
+  p.jump(BPF_JEQ, 0, echo, -1);          // echo reply: the identifier is the public port
+  p.jump(BPF_JEQ, 3, error, -1);         // errors that quote a packet
   p.jump(BPF_JEQ, 11, error, -1);
   p.jump(BPF_JEQ, 12, error, ret0);
+  p.place(echo);
+  p.stmt(BPF_LD | BPF_H | BPF_IND, 4);
+  p.go(slice);
   p.place(error);
+  p.stmt(BPF_LD | BPF_B | BPF_ABS, 0);
+  p.jump(BPF_JEQ, 0x45, -1, ret0);        // outer header without options
   p.stmt(BPF_LDX | BPF_B | BPF_MSH, 28);  // X = quoted header length
   p.stmt(BPF_LD | BPF_H | BPF_IND, 28);   // quoted source port: the public port
   p.place(slice);

@@ -4,14 +4,20 @@
 // Worker i of n owns:
 //  - the SNAT ports [port_min + i*slice, port_min + (i+1)*slice - 1] (the last slice ends at
 //    port_max), slice = ceil(range / n), on every public IP and for both protocols;
-//  - the inside hosts whose address hashes to i (owner_of_inside): all of a host's connections
-//    are made by one worker, so what the engine knows per host stays whole;
+//  - the outbound connections that hash to i (owner_of_inside). With InsideSteering::flow (the
+//    usual case) the hash is of the source address and port: one busy host's connections spread
+//    over every worker, and its connections to one destination can use every worker's share of
+//    the per-destination limit. With InsideSteering::host it is of the source address alone: all
+//    of a host's packets reach one worker, for engines that keep state per host (a per-host port
+//    allowance) or that need every fragment of a datagram in one place (forwarded UDP
+//    fragments, whose later fragments carry no port);
 //  - 1/n of the connection limits (split_engine_config), so that the workers together never
 //    exceed the gateway's limits, and no locks are needed to enforce them.
 // The kernel steers each received frame to its owner without a lock or a copy: each side's
 // packet sockets form one fanout group (PACKET_FANOUT_CBPF) whose classic BPF program computes
-// exactly owner_of_inside (inside: by source address) or owner_of_port (outside: by destination
-// port, or for an ICMP error by the quoted packet's source port, the public port).
+// exactly owner_of_inside (inside) or owner_of_port (outside: by destination port, for an ICMP
+// echo reply by its identifier, for an ICMP error by the quoted packet's source port: the public
+// port, or identifier, the owner allocated).
 #pragma once
 
 #include <cstddef>
@@ -38,12 +44,21 @@ namespace natgw::datapath {
 [[nodiscard]] std::size_t owner_of_port(std::uint16_t port, std::uint16_t port_min,
                                         std::uint16_t port_max, std::size_t count) noexcept;
 
-// The worker that owns an inside host.
-[[nodiscard]] std::size_t owner_of_inside(net::Ipv4 source, std::size_t count) noexcept;
+// What the inside fanout program hashes: the source address and port, or the address alone.
+enum class InsideSteering : std::uint8_t { flow, host };
 
-// The fanout programs. Frames that are not IPv4 (ARP), or that carry no port (fragments, other
-// protocols; ICMP errors with IP options in the outer header), go to worker 0.
-[[nodiscard]] std::vector<io::BpfInstruction> inside_steering_program();
+// The worker that owns an outbound packet from `source`, port `source_port`. Steered by host,
+// and for packets without a port to steer by (fragments, ICMP, other protocols), pass port 0:
+// the owner is then the one of every packet of the host without a port.
+[[nodiscard]] std::size_t owner_of_inside(net::Ipv4 source, std::uint16_t source_port,
+                                          std::size_t count) noexcept;
+
+// The fanout programs. Outside: frames that are not IPv4 (ARP), or that carry no port
+// (fragments, other protocols, ICMP other than echo replies and errors, errors with IP options
+// in the outer header) go to worker 0. Inside: frames that are not IPv4 go to worker 0; with
+// InsideSteering::flow, unfragmented TCP and UDP are hashed with their source port, everything
+// else with port 0.
+[[nodiscard]] std::vector<io::BpfInstruction> inside_steering_program(InsideSteering steering);
 [[nodiscard]] std::vector<io::BpfInstruction> outside_steering_program(std::uint16_t port_min,
                                                                        std::uint16_t port_max,
                                                                        std::size_t count);

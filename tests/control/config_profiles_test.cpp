@@ -209,5 +209,52 @@ TEST(ConfigProfiles, CustomIdleTimeoutBounds) {
   EXPECT_TRUE(parse_config(Doc{}.profile("custom").idle("1").text()).ok());
 }
 
+// datapath.steering: auto comes to flow, unless the engine needs all of a host's packets on one
+// worker (gcp's per-host allowance, aws's and rfc's forwarded fragments, the same knobs under
+// custom);
+// flow is refused there, host is always allowed.
+TEST(ConfigProfiles, SteeringFollowsWhatTheEngineKeepsPerHost) {
+  const auto steering = [](const std::string& yaml) {
+    const auto r = parse_config(yaml);
+    EXPECT_TRUE(r.ok()) << dump(r.errors());
+    return r.ok() ? r.config().inside_steering() : Steering::automatic;
+  };
+  EXPECT_EQ(steering(doc("azure")), Steering::flow);
+  EXPECT_EQ(steering(doc("rfc")), Steering::host);
+  EXPECT_EQ(steering(doc("gcp")), Steering::host);
+  EXPECT_EQ(steering(doc("aws")), Steering::host);
+  EXPECT_EQ(steering(doc("custom", "engine: { udp_fragments: true }\n")), Steering::host);
+  EXPECT_EQ(steering(doc("custom", "engine: { mapping: endpoint_independent, ports_per_host_min: 64, "
+                                 "ports_per_host_max: 64 }\n")),
+            Steering::host);
+  EXPECT_EQ(steering(doc("custom")), Steering::flow);
+  EXPECT_EQ(steering(doc("custom", "engine: { mapping: endpoint_independent }\n")),
+            Steering::flow)
+      << "an endpoint-independent mapping is per source address and port: one worker has it";
+  EXPECT_EQ(steering(doc("azure", "datapath: { workers: 2, steering: host }\n")), Steering::host);
+  EXPECT_EQ(steering(doc("gcp", "datapath: { steering: host }\n")), Steering::host);
+  const auto r = parse_config(doc("azure", "datapath: { steering: flow }\n"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.config().datapath.steering, Steering::flow);
+  EXPECT_TRUE(validate(r.config()).empty()) << "survives the round trip through a draft";
+
+  EXPECT_CONFIG_ERROR(only_error(doc("gcp", "datapath: { workers: 2, steering: flow }\n")),
+                      "datapath.steering", "flow",
+                      "datapath.steering: flow would split a host's packets between workers, and "
+                      "profile gcp keeps a per-host port allowance; allowed: auto (here: host), "
+                      "host");
+  EXPECT_CONFIG_ERROR(
+      only_error(doc("custom", "engine: { udp_fragments: true }\ndatapath: { steering: flow }\n")),
+      "datapath.steering", "flow",
+      "datapath.steering: flow would split a host's packets between workers, and profile custom "
+      "keeps UDP fragments forwarded (later fragments carry no port); allowed: auto (here: host), "
+      "host");
+  EXPECT_CONFIG_ERROR(only_error(doc("azure", "datapath: { steering: round_robin }\n")),
+                      "datapath.steering", "round_robin",
+                      "datapath.steering: round_robin is not a steering; allowed: auto (flow, "
+                      "unless the engine needs all of a host's packets on one worker), flow (by "
+                      "source address and port), host (by source address)");
+}
+
 }  // namespace
 }  // namespace natgw::control::test

@@ -224,7 +224,8 @@ TEST(Config, DatapathWorkersAndCpus) {
   ASSERT_FALSE(r.ok());
   ASSERT_EQ(r.errors().size(), 2u) << test::dump(r.errors());
   EXPECT_EQ(to_string(r.errors()[1]),
-            "datapath.threads: threads is not a key of datapath; allowed: workers, cpus");
+            "datapath.threads: threads is not a key of datapath; allowed: workers, cpus, "
+            "steering");
   EXPECT_EQ(r.errors()[0].key, "datapath.workers");
   EXPECT_EQ(to_string(r.errors()[0]),
             "datapath.workers: two is not an integer; allowed: an integer in 1..16: datapath "

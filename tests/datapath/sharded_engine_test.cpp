@@ -44,16 +44,26 @@ struct Sent {
 
 class Sharded {
  public:
-  Sharded(const nat::EngineConfig& whole, std::size_t n) : whole_(whole) {
+  Sharded(const nat::EngineConfig& whole, std::size_t n,
+          datapath::InsideSteering steering = datapath::InsideSteering::flow)
+      : whole_(whole), steering_(steering) {
     for (std::size_t i = 0; i < n; ++i)
       engines.push_back(std::make_unique<nat::Engine>(datapath::shard_config(whole, i, n)));
   }
 
-  // The worker the kernel would give this packet to.
+  // The worker the kernel would give this packet to (what the fanout programs compute: tested
+  // against them in steering_test.cpp).
   std::size_t owner(const Bytes& p, Direction d) const {
     const std::size_t n = engines.size();
-    if (d == Direction::out) return datapath::owner_of_inside(Ipv4{rd32(&p[12])}, n);
+    const bool fragment = (rd16(&p[6]) & 0x3FFF) != 0;
+    if (d == Direction::out) {
+      const bool by_port = steering_ == datapath::InsideSteering::flow && !fragment &&
+                           (p[9] == 6 || p[9] == 17);
+      return datapath::owner_of_inside(Ipv4{rd32(&p[12])}, by_port ? rd16(&p[20]) : 0, n);
+    }
     const auto& lim = whole_.limits;
+    if (p[9] == 1 && p[20] == 0)  // echo reply: the identifier
+      return datapath::owner_of_port(rd16(&p[24]), lim.port_min, lim.port_max, n);
     if (p[9] == 1)
       return datapath::owner_of_port(rd16(&p[20 + 8 + 20]), lim.port_min, lim.port_max, n);
     return datapath::owner_of_port(rd16(&p[22]), lim.port_min, lim.port_max, n);
@@ -81,6 +91,7 @@ class Sharded {
   }
 
   nat::EngineConfig whole_;
+  datapath::InsideSteering steering_;
   std::vector<std::unique_ptr<nat::Engine>> engines;
   nat::Time now = std::chrono::hours(1);
 };
@@ -90,7 +101,7 @@ std::pair<Ipv4, Ipv4> one_host_per_worker() {
   Ipv4 a{}, b{};
   for (std::uint8_t i = 2; i < 250 && (a.value() == 0 || b.value() == 0); ++i) {
     const Ipv4 h{10, 0, 0, i};
-    (datapath::owner_of_inside(h, 2) == 0 ? a : b) = h;
+    (datapath::owner_of_inside(h, 0, 2) == 0 ? a : b) = h;
   }
   return {a, b};
 }
@@ -166,12 +177,12 @@ TEST(Shards, AnIcmpErrorReachesTheWorkerOfTheFlowItQuotes) {
 }
 
 // The per-destination limit (connections per public IP to one destination) is split between the
-// workers: together they never exceed it. A host's connections are all on one worker, so one
-// host alone reaches only its worker's share (documented in src/control/README.md).
+// workers: together they never exceed it. Steered by host, a host's connections are all on one
+// worker, so one host alone reaches only its worker's share (documented in src/control/README.md).
 TEST(Shards, ThePerDestinationLimitHoldsForTheGatewayAsAWhole) {
   auto whole = whole_config();
   whole.limits.per_destination = 10;
-  Sharded g(whole, 2);
+  Sharded g(whole, 2, datapath::InsideSteering::host);
   const auto [h0, h1] = one_host_per_worker();
   std::size_t opened = 0;
   for (const Ipv4 h : {h0, h1}) {
@@ -189,6 +200,55 @@ TEST(Shards, ThePerDestinationLimitHoldsForTheGatewayAsAWhole) {
   }
   EXPECT_EQ(opened, 10u) << "the gateway's limit, not more";
   EXPECT_EQ(g.drops(DropReason::connection_limit), 6u);
+}
+
+// Steered by flow, one host's connections to one destination spread over the workers by source
+// port, and it alone reaches the whole per-destination limit, not more.
+TEST(Shards, SteeredByFlowOneHostReachesTheWholePerDestinationLimit) {
+  auto whole = whole_config();
+  whole.limits.per_destination = 10;
+  Sharded g(whole, 2);
+  std::size_t opened = 0;
+  std::set<std::size_t> workers;
+  for (std::uint16_t s = 30000; s < 30040; ++s) {
+    const Sent syn = g.tcp_out(Ipv4{10, 0, 0, 11}, s, 443, kSyn);
+    if (syn.forwarded()) {
+      ++opened;
+      workers.insert(syn.worker);
+      const Sent synack = g.tcp_in(443, syn.sport(), kSyn | kAck);
+      EXPECT_EQ(synack.worker, syn.worker);
+      EXPECT_TRUE(synack.forwarded());
+    } else {
+      EXPECT_EQ(syn.verdict.reason, DropReason::connection_limit);
+    }
+  }
+  EXPECT_EQ(opened, 10u) << "the gateway's limit, reached by one host";
+  EXPECT_EQ(workers.size(), 2u);
+  EXPECT_EQ(g.drops(DropReason::connection_limit), 30u);
+}
+
+// ICMP echo (profiles that translate it): the request goes to a worker by its source address,
+// the reply comes back to the same worker by its identifier, the public "port" that worker
+// allocated from its slice.
+TEST(Shards, AnIcmpEchoReplyReachesTheWorkerThatTranslatedTheRequest) {
+  nat::EngineConfig whole = nat::aws_profile();
+  whole.public_ips = {kPub};
+  whole.subnets = {*net::Prefix::parse("10.0.0.0/16")};
+  Sharded g(whole, 2);
+  const auto [h0, h1] = one_host_per_worker();
+  for (const Ipv4 h : {h0, h1}) {
+    const Sent req = g.send(PacketBuilder().ipv4(h, kServer).icmp(8, 0, (77u << 16) | 1).build(),
+                            Direction::out);
+    ASSERT_TRUE(req.forwarded());
+    const std::uint16_t id = rd16(&req.packet[24]);
+    const Sent reply = g.send(
+        PacketBuilder().ipv4(kServer, kPub).icmp(0, 0, (std::uint32_t{id} << 16) | 1).build(),
+        Direction::in);
+    EXPECT_EQ(reply.worker, req.worker);
+    ASSERT_TRUE(reply.forwarded());
+    EXPECT_EQ(Ipv4{rd32(&reply.packet[16])}, h);
+    EXPECT_EQ(rd16(&reply.packet[24]), 77);
+  }
 }
 
 TEST(Shards, AnIdleExpiredFlowIsAnsweredWithAnRstByItsOwner) {

@@ -64,8 +64,9 @@ class SteeringTest : public VethPairTest {
           const std::uint8_t* p = frames[k].data;
           if (frames[k].len < 14 + 28 || rd16(p + 12) != 0x0800) continue;
           const std::uint8_t proto = p[23];
-          if (proto == 17) got[rd16(p + 34)] = i;
-          if (proto == 1) got[rd16(p + 14 + 20 + 8 + 20)] = i;  // the quoted source port
+          if (proto == 17 || proto == 6) got[rd16(p + 34)] = i;
+          if (proto == 1 && p[34] == 0) got[rd16(p + 40)] = i;  // echo reply: the sequence
+          if (proto == 1 && p[34] != 0) got[rd16(p + 14 + 20 + 8 + 20)] = i;  // quoted sport
         }
         ports[i]->rx_done();
       }
@@ -96,10 +97,21 @@ TEST_F(SteeringTest, OutsideFramesReachTheOwnerOfTheirPublicPort) {
   const Bytes quoted = PacketBuilder().ipv4(pub, server).udp(45055, 53).payload("q").build();
   send_from_b(eth(icmp_error(server, pub, 3, 3, quoted)));
   want[45055] = datapath::owner_of_port(45055, 1024, 65535, kWorkers);
+  // ICMP echo replies to identifiers across the slices: steered by the identifier, which the
+  // owner allocated as it allocates ports. The sequence number marks the frame.
+  for (const std::uint16_t id : {std::uint16_t{1500}, std::uint16_t{30000}, std::uint16_t{60000}}) {
+    send_from_b(eth(PacketBuilder()
+                        .ipv4(server, pub)
+                        .icmp(0, 0, (std::uint32_t{id} << 16) | mark)
+                        .build()));
+    want[mark++] = datapath::owner_of_port(id, 1024, 65535, kWorkers);
+  }
   const auto got = collect(ports, want.size());
   EXPECT_EQ(got, want);
   EXPECT_EQ(want[100], 0u);
   EXPECT_EQ(want[105], kWorkers - 1);
+  EXPECT_EQ(want[106], 0u);
+  EXPECT_EQ(want[108], kWorkers - 1);
 }
 
 TEST_F(SteeringTest, InsideFramesReachTheOwnerOfTheirSourceAddress) {
@@ -107,7 +119,8 @@ TEST_F(SteeringTest, InsideFramesReachTheOwnerOfTheirSourceAddress) {
   std::vector<std::unique_ptr<io::Port>> ports;
   {
     NetnsGuard in(ns_a_);
-    ports = io::open_af_packet_group(kIfA, {}, kWorkers, datapath::inside_steering_program());
+    ports = io::open_af_packet_group(kIfA, {}, kWorkers,
+                                     datapath::inside_steering_program(datapath::InsideSteering::host));
   }
   std::map<std::uint16_t, std::size_t> want;
   std::set<std::size_t> owners;
@@ -117,10 +130,49 @@ TEST_F(SteeringTest, InsideFramesReachTheOwnerOfTheirSourceAddress) {
                         .ipv4(src, net::Ipv4{192, 0, 2, 10})
                         .udp(static_cast<std::uint16_t>(200 + i), 7)
                         .build()));
-    want[static_cast<std::uint16_t>(200 + i)] = datapath::owner_of_inside(src, kWorkers);
+    want[static_cast<std::uint16_t>(200 + i)] = datapath::owner_of_inside(src, 0, kWorkers);
     owners.insert(want[static_cast<std::uint16_t>(200 + i)]);
   }
   EXPECT_EQ(owners.size(), kWorkers) << "the hash spreads these hosts";
+  EXPECT_EQ(collect(ports, want.size()), want);
+}
+
+// Steered by flow, one host's TCP and UDP packets are spread by source port; its fragments
+// and ICMP go where port 0 says, with the packets of every other host.
+TEST_F(SteeringTest, InsideFramesReachTheOwnerOfTheirSourceAddressAndPort) {
+  constexpr std::size_t kWorkers = 3;
+  std::vector<std::unique_ptr<io::Port>> ports;
+  {
+    NetnsGuard in(ns_a_);
+    ports = io::open_af_packet_group(kIfA, {}, kWorkers,
+                                     datapath::inside_steering_program(datapath::InsideSteering::flow));
+  }
+  const net::Ipv4 host{10, 0, 0, 11}, server{192, 0, 2, 10};
+  std::map<std::uint16_t, std::size_t> want;
+  std::set<std::size_t> owners;
+  for (std::uint16_t sport = 40000; sport < 40012; ++sport) {
+    const bool udp = sport % 2 == 0;
+    PacketBuilder b;
+    b.ipv4(host, server);
+    if (udp) {
+      b.udp(sport, 7);
+    } else {
+      b.tcp(sport, 80, kSyn, 1, 0);
+    }
+    send_from_b(eth(b.build()));
+    want[sport] = datapath::owner_of_inside(host, sport, kWorkers);
+    owners.insert(want[sport]);
+  }
+  EXPECT_EQ(owners.size(), kWorkers) << "one host's connections spread over every worker";
+  // A first UDP fragment (more fragments, offset 0) has its ports, but the later ones do not:
+  // every fragment goes where port 0 says.
+  send_from_b(eth(PacketBuilder()
+                      .ipv4(host, server)
+                      .fragment(true, 0)
+                      .udp(41000, 7)
+                      .payload("fragment")
+                      .build()));
+  want[41000] = datapath::owner_of_inside(host, 0, kWorkers);
   EXPECT_EQ(collect(ports, want.size()), want);
 }
 

@@ -1,0 +1,114 @@
+// End to end: several datapath workers (`natgw lab up --workers 2`; docs/running.md "Several
+// datapath workers"), on the real binary:
+//   azure (the inside steered by flow): one VM's connections spread over both workers (their
+//          public ports fall in both workers' port slices) and every one of them is answered;
+//   aws (steered by host, as it forwards UDP fragments): a ping from each of three VMs is
+//          answered, whichever worker translated it (echo replies are steered by identifier).
+// Needs root; skipped otherwise. Every wait is bounded; labs are removed even when a test fails.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "support/shell.hpp"
+
+namespace natgw::test {
+namespace {
+
+const std::string kBin = NATGW_BIN;
+// With 2 workers, worker 1's SNAT ports start here: 1024 + ceil(64,512 / 2).
+constexpr int kSecondSlice = 1024 + 32256;
+
+class WorkersLab {
+ public:
+  WorkersLab(const std::string& tag, const std::string& options)
+      : name_(tag + std::to_string(::getpid() % 100000)) {
+    const Ran up = sh("timeout 120 " + kBin + " lab up --name " + name_ + " " + options);
+    ok_ = up.rc == 0;
+    log_ = up.out;
+  }
+  ~WorkersLab() { sh("timeout 120 " + kBin + " lab down --name " + name_); }
+  WorkersLab(const WorkersLab&) = delete;
+  WorkersLab& operator=(const WorkersLab&) = delete;
+
+  [[nodiscard]] bool ok() const { return ok_; }
+  [[nodiscard]] const std::string& log() const { return log_; }
+  Ran exec(const std::string& where, const std::string& cmd) const {
+    return sh("timeout 60 " + kBin + " lab exec --name " + name_ + " " + where + " -- " + cmd);
+  }
+  [[nodiscard]] std::string daemon_log() const {
+    return sh("cat /run/natgw/labs/" + name_ + "/natgw.log").out;
+  }
+
+ private:
+  std::string name_;
+  bool ok_ = false;
+  std::string log_;
+};
+
+bool can_run() {
+  return is_root() && have("ip") && have("hping3") && have("/usr/bin/python3");
+}
+
+#define NATGW_NEEDS_LAB(lab)                                               \
+  if (!can_run()) GTEST_SKIP() << "needs root, iproute2, hping3, python3"; \
+  ASSERT_TRUE((lab).ok()) << (lab).log()
+
+// 24 UDP sockets of one VM (24 source ports) each ask the echo service who they are; prints
+// one "203.0.113.10:PORT" line per answer.
+const std::string kManySockets =
+    "/usr/bin/python3 -c \""
+    "import socket\n"
+    "for i in range(24):\n"
+    "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+    "    s.bind(('', 41000 + i))\n"
+    "    s.settimeout(2)\n"
+    "    for attempt in range(3):\n"
+    "        s.sendto(b'who am i', ('192.0.2.10', 7))\n"
+    "        try:\n"
+    "            print(s.recvfrom(200)[0].decode().strip())\n"
+    "            break\n"
+    "        except socket.timeout:\n"
+    "            pass\n"
+    "\"";
+
+TEST(WorkersE2e, OneHostsConnectionsSpreadOverTheWorkersAndAllAreAnswered) {
+  WorkersLab lab("e2s", "--vms 1 --workers 2");
+  NATGW_NEEDS_LAB(lab);
+  const Ran r = lab.exec("vm1", kManySockets);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  std::istringstream lines(r.out);
+  std::string line;
+  std::set<int> ports;
+  while (std::getline(lines, line)) {
+    if (line.rfind("203.0.113.10:", 0) == 0) ports.insert(std::stoi(line.substr(13)));
+  }
+  EXPECT_EQ(ports.size(), 24u) << "every socket answered, each on a port of its own:\n" << r.out;
+  int first = 0, second = 0;
+  for (const int p : ports) (p < kSecondSlice ? first : second) += 1;
+  EXPECT_GT(first, 0) << "worker 0 made some of them";
+  EXPECT_GT(second, 0) << "worker 1 made some of them";
+  // TCP too: a download through whichever worker its source port hashes to.
+  const Ran get = lab.exec("vm1", "curl -s -o /dev/null -w '%{http_code}' --max-time 10 "
+                                  "http://192.0.2.10/");
+  EXPECT_EQ(get.out, "200") << get.out;
+  EXPECT_NE(lab.daemon_log().find("2 datapath workers, the inside steered by flow"),
+            std::string::npos)
+      << lab.daemon_log();
+}
+
+TEST(WorkersE2e, EveryVmsPingIsAnsweredWhicheverWorkerTranslatedIt) {
+  WorkersLab lab("e2p", "--vms 3 --workers 2 --profile aws");
+  NATGW_NEEDS_LAB(lab);
+  for (const std::string vm : {"vm1", "vm2", "vm3"}) {
+    const Ran r = lab.exec(vm, "hping3 -1 -c 2 192.0.2.10 2>&1");
+    EXPECT_NE(r.out.find("2 packets received"), std::string::npos) << vm << ": " << r.out;
+  }
+  EXPECT_NE(lab.daemon_log().find("the inside steered by host"), std::string::npos)
+      << lab.daemon_log();
+}
+
+}  // namespace
+}  // namespace natgw::test
