@@ -3,7 +3,9 @@
 //   azure (the inside steered by flow): one VM's connections spread over both workers (their
 //          public ports fall in both workers' port slices) and every one of them is answered;
 //   aws (steered by host, as it forwards UDP fragments): a ping from each of three VMs is
-//          answered, whichever worker translated it (echo replies are steered by identifier).
+//          answered, whichever worker translated it (echo replies are steered by identifier);
+//   custom: a reload that would change the steering (udp_fragments on) is refused, and the
+//          gateway goes on with what it had.
 // Needs root; skipped otherwise. Every wait is bounded; labs are removed even when a test fails.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <sstream>
 #include <string>
 
+#include "support/lab.hpp"
 #include "support/shell.hpp"
 
 namespace natgw::test {
@@ -21,32 +24,9 @@ const std::string kBin = NATGW_BIN;
 // With 2 workers, worker 1's SNAT ports start here: 1024 + ceil(64,512 / 2).
 constexpr int kSecondSlice = 1024 + 32256;
 
-class WorkersLab {
- public:
-  WorkersLab(const std::string& tag, const std::string& options)
-      : name_(tag + std::to_string(::getpid() % 100000)) {
-    const Ran up = sh("timeout 120 " + kBin + " lab up --name " + name_ + " " + options);
-    ok_ = up.rc == 0;
-    log_ = up.out;
-  }
-  ~WorkersLab() { sh("timeout 120 " + kBin + " lab down --name " + name_); }
-  WorkersLab(const WorkersLab&) = delete;
-  WorkersLab& operator=(const WorkersLab&) = delete;
-
-  [[nodiscard]] bool ok() const { return ok_; }
-  [[nodiscard]] const std::string& log() const { return log_; }
-  Ran exec(const std::string& where, const std::string& cmd) const {
-    return sh("timeout 60 " + kBin + " lab exec --name " + name_ + " " + where + " -- " + cmd);
-  }
-  [[nodiscard]] std::string daemon_log() const {
-    return sh("cat /run/natgw/labs/" + name_ + "/natgw.log").out;
-  }
-
- private:
-  std::string name_;
-  bool ok_ = false;
-  std::string log_;
-};
+std::string daemon_log(const LabUnderTest& lab) {
+  return sh("cat " + lab.dir() + "/natgw.log").out;
+}
 
 bool can_run() {
   return is_root() && have("ip") && have("hping3") && have("/usr/bin/python3");
@@ -75,9 +55,9 @@ const std::string kManySockets =
     "\"";
 
 TEST(WorkersE2e, OneHostsConnectionsSpreadOverTheWorkersAndAllAreAnswered) {
-  WorkersLab lab("e2s", "--vms 1 --workers 2");
+  LabUnderTest lab(kBin, "e2s", 1, 1, "--workers 2");
   NATGW_NEEDS_LAB(lab);
-  const Ran r = lab.exec("vm1", kManySockets);
+  const Ran r = lab.exec("vm1", "timeout 60 " + kManySockets);
   ASSERT_EQ(r.rc, 0) << r.out;
   std::istringstream lines(r.out);
   std::string line;
@@ -94,20 +74,34 @@ TEST(WorkersE2e, OneHostsConnectionsSpreadOverTheWorkersAndAllAreAnswered) {
   const Ran get = lab.exec("vm1", "curl -s -o /dev/null -w '%{http_code}' --max-time 10 "
                                   "http://192.0.2.10/");
   EXPECT_EQ(get.out, "200") << get.out;
-  EXPECT_NE(lab.daemon_log().find("2 datapath workers, the inside steered by flow"),
+  EXPECT_NE(daemon_log(lab).find("2 datapath workers, the inside steered by flow"),
             std::string::npos)
-      << lab.daemon_log();
+      << daemon_log(lab);
 }
 
 TEST(WorkersE2e, EveryVmsPingIsAnsweredWhicheverWorkerTranslatedIt) {
-  WorkersLab lab("e2p", "--vms 3 --workers 2 --profile aws");
+  LabUnderTest lab(kBin, "e2p", 3, 1, "--workers 2 --profile aws");
   NATGW_NEEDS_LAB(lab);
   for (const std::string vm : {"vm1", "vm2", "vm3"}) {
-    const Ran r = lab.exec(vm, "hping3 -1 -c 2 192.0.2.10 2>&1");
+    const Ran r = lab.exec(vm, "timeout 20 hping3 -1 -c 2 192.0.2.10 2>&1");
     EXPECT_NE(r.out.find("2 packets received"), std::string::npos) << vm << ": " << r.out;
   }
-  EXPECT_NE(lab.daemon_log().find("the inside steered by host"), std::string::npos)
-      << lab.daemon_log();
+  EXPECT_NE(daemon_log(lab).find("the inside steered by host"), std::string::npos)
+      << daemon_log(lab);
+}
+
+TEST(WorkersE2e, AReloadThatWouldChangeTheSteeringIsRefused) {
+  LabUnderTest lab(kBin, "e2c", 1, 1, "--workers 2 --profile custom");
+  NATGW_NEEDS_LAB(lab);
+  EXPECT_NE(daemon_log(lab).find("the inside steered by flow"), std::string::npos);
+  lab.write_config(lab.original_config() + "engine:\n  udp_fragments: true\n");
+  ASSERT_EQ(sh(kBin + " validate --config " + lab.config_path()).rc, 0) << "a valid file";
+  EXPECT_TRUE(lab.reload(/*expect_refused=*/true));
+  EXPECT_NE(daemon_log(lab).find("steered by host instead of flow"), std::string::npos)
+      << daemon_log(lab);
+  const Ran get = lab.exec("vm1", "curl -s -o /dev/null -w '%{http_code}' --max-time 10 "
+                                  "http://192.0.2.10/");
+  EXPECT_EQ(get.out, "200") << "the gateway goes on: " << get.out;
 }
 
 }  // namespace
