@@ -8,6 +8,8 @@
 # workers (WORKERS2=0 skips it), natgw af_xdp with 1 worker (AF_XDP=0 skips it; the lab's
 # offloads off, as AF_XDP frames carry no checksum state: docs/running.md "Backends"; its note
 # says so, and says when the gateway fell back to af_packet, e.g. a natgw built without AF_XDP).
+# OFFLOADS=off runs every lab with `--offloads off` (MTU-sized frames everywhere, no partial
+# checksums): the kernel and af_packet rows then compare like for like with the af_xdp row.
 # Each gateway gets a lab of its own (`natgw lab up`, name e2e<pid><tag>, 3 VMs); all of them
 # are brought up first and coexist (an idle lab costs under 1 % of a CPU), and all are torn down
 # after the rounds and, whatever happens (Ctrl-C included), on exit. Every command is bounded
@@ -62,6 +64,8 @@ MEMORY=${MEMORY:-1}
 WORKERS2=${WORKERS2:-1}
 AF_XDP=${AF_XDP:-1}
 ROUNDS=${ROUNDS:-3}
+OFFLOADS=${OFFLOADS:-on}
+[[ $OFFLOADS == on || $OFFLOADS == off ]] || { echo "e2e: OFFLOADS must be on or off, not '$OFFLOADS'" >&2; exit 2; }
 for v in SECONDS_EACH CONNS FLOWS ROUNDS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "e2e: $v must be a positive integer, not '${!v}'" >&2; exit 2; }
 done
@@ -231,11 +235,11 @@ memory() {
 
 # The labs, all up before the first measurement.
 gws=(kernel natgw)
-up kernel k --gateway kernel
-up natgw n --gateway natgw
+up kernel k --gateway kernel --offloads "$OFFLOADS"
+up natgw n --gateway natgw --offloads "$OFFLOADS"
 if [[ $WORKERS2 == 1 ]]; then
   gws+=(natgw-2w)
-  up natgw-2w w --gateway natgw --workers 2
+  up natgw-2w w --gateway natgw --workers 2 --offloads "$OFFLOADS"
 fi
 if [[ $AF_XDP == 1 ]]; then
   gws+=(af_xdp)
@@ -341,7 +345,7 @@ for gw in "${gws[@]}"; do
   note=${note% }
   [[ -z $note ]] || echo "$gw: $note"
 done
-echo "(median of $ROUNDS rounds, gateways interleaved, order reversed on even rounds; ${SECONDS_EACH} s per measurement;"
+echo "(median of $ROUNDS rounds, gateways interleaved, order reversed on even rounds; ${SECONDS_EACH} s per measurement; offloads $OFFLOADS;"
 echo " host CPU: % of all $(nproc) CPUs, senders and receivers included; natgw CPU: % of one CPU)"
 echo "load: before: ${load_before/*load/load}; after: ${load_after/*load/load}"
 if [[ $MEMORY == 1 ]]; then echo "$MEM"; fi
