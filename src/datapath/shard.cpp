@@ -116,15 +116,35 @@ std::vector<io::BpfInstruction> inside_steering_program(InsideSteering steering)
   p.stmt(BPF_LD | BPF_H | BPF_ABS, kProtocol);
   p.jump(BPF_JEQ, 0x0800, -1, ret0);
   if (steering == InsideSteering::flow) {
-    const int ports = p.label();
+    const int ports = p.label(), icmp = p.label(), error = p.label(), quoted = p.label(),
+              mix = p.label();
     p.stmt(BPF_LD | BPF_H | BPF_ABS, 6);  // offsets from the network header
     p.jump(BPF_JSET, 0x3FFF, address, -1);  // a fragment (MF or an offset): port 0
     p.stmt(BPF_LD | BPF_B | BPF_ABS, 9);
     p.jump(BPF_JEQ, 6, ports, -1);
-    p.jump(BPF_JEQ, 17, ports, address);
+    p.jump(BPF_JEQ, 17, ports, -1);
+    p.jump(BPF_JEQ, 1, icmp, address);
     p.place(ports);
     p.stmt(BPF_LDX | BPF_B | BPF_MSH, 0);  // X = IPv4 header length
     p.stmt(BPF_LD | BPF_H | BPF_IND, 0);   // source port
+    p.go(mix);
+    // An ICMP error from the host about a TCP/UDP packet it received through natgw: the quoted
+    // packet's destination port is the host's port of that flow.
+    p.place(icmp);
+    p.stmt(BPF_LD | BPF_B | BPF_ABS, 0);
+    p.jump(BPF_JEQ, 0x45, -1, address);  // outer header without options
+    p.stmt(BPF_LD | BPF_B | BPF_ABS, 20);
+    p.jump(BPF_JEQ, 3, error, -1);
+    p.jump(BPF_JEQ, 11, error, -1);
+    p.jump(BPF_JEQ, 12, error, address);
+    p.place(error);
+    p.stmt(BPF_LD | BPF_B | BPF_ABS, 28 + 9);  // quoted protocol
+    p.jump(BPF_JEQ, 6, quoted, -1);
+    p.jump(BPF_JEQ, 17, quoted, address);
+    p.place(quoted);
+    p.stmt(BPF_LDX | BPF_B | BPF_MSH, 28);  // X = quoted header length
+    p.stmt(BPF_LD | BPF_H | BPF_IND, 28 + 2);
+    p.place(mix);
     p.stmt(BPF_ALU | BPF_MUL | BPF_K, kPortMultiplier);
     p.stmt(BPF_MISC | BPF_TAX, 0);
     p.stmt(BPF_LD | BPF_W | BPF_ABS, 12);  // source address

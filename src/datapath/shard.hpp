@@ -56,8 +56,9 @@ enum class InsideSteering : std::uint8_t { flow, host };
 // The fanout programs. Outside: frames that are not IPv4 (ARP), or that carry no port
 // (fragments, other protocols, ICMP other than echo replies and errors, errors with IP options
 // in the outer header) go to worker 0. Inside: frames that are not IPv4 go to worker 0; with
-// InsideSteering::flow, unfragmented TCP and UDP are hashed with their source port, everything
-// else with port 0.
+// InsideSteering::flow, unfragmented TCP and UDP are hashed with their source port, an ICMP error
+// about TCP/UDP with the quoted packet's destination port (the host's port of the flow it is
+// about), everything else with port 0.
 [[nodiscard]] std::vector<io::BpfInstruction> inside_steering_program(InsideSteering steering);
 [[nodiscard]] std::vector<io::BpfInstruction> outside_steering_program(std::uint16_t port_min,
                                                                        std::uint16_t port_max,

@@ -57,9 +57,13 @@ class Sharded {
     const std::size_t n = engines.size();
     const bool fragment = (rd16(&p[6]) & 0x3FFF) != 0;
     if (d == Direction::out) {
-      const bool by_port = steering_ == datapath::InsideSteering::flow && !fragment &&
-                           (p[9] == 6 || p[9] == 17);
-      return datapath::owner_of_inside(Ipv4{rd32(&p[12])}, by_port ? rd16(&p[20]) : 0, n);
+      if (steering_ == datapath::InsideSteering::host || fragment)
+        return datapath::owner_of_inside(Ipv4{rd32(&p[12])}, 0, n);
+      std::uint16_t port = 0;
+      if (p[9] == 6 || p[9] == 17) port = rd16(&p[20]);
+      const bool error = p[9] == 1 && (p[20] == 3 || p[20] == 11 || p[20] == 12);
+      if (error && (p[28 + 9] == 6 || p[28 + 9] == 17)) port = rd16(&p[28 + 20 + 2]);
+      return datapath::owner_of_inside(Ipv4{rd32(&p[12])}, port, n);
     }
     const auto& lim = whole_.limits;
     if (p[9] == 1 && p[20] == 0)  // echo reply: the identifier
@@ -225,6 +229,29 @@ TEST(Shards, SteeredByFlowOneHostReachesTheWholePerDestinationLimit) {
   EXPECT_EQ(opened, 10u) << "the gateway's limit, reached by one host";
   EXPECT_EQ(workers.size(), 2u);
   EXPECT_EQ(g.drops(DropReason::connection_limit), 30u);
+}
+
+// Steered by flow, an inside host's ICMP error about a datagram it received reaches the worker
+// of the flow it quotes (by the quoted destination port, the host's), which translates it.
+TEST(Shards, AnInsideHostsIcmpErrorReachesTheWorkerOfTheFlowItQuotes) {
+  Sharded g(whole_config(), 2);
+  const Ipv4 host{10, 0, 0, 11};
+  std::set<std::size_t> workers;
+  for (std::uint16_t s = 40000; s < 40016; ++s) {
+    const Sent out = g.send(PacketBuilder().ipv4(host, kServer).udp(s, 53).payload("q").build(),
+                            Direction::out);
+    ASSERT_TRUE(out.forwarded());
+    workers.insert(out.worker);
+    const Sent in = g.send(
+        PacketBuilder().ipv4(kServer, kPub).udp(53, out.sport()).payload("a").build(),
+        Direction::in);
+    ASSERT_TRUE(in.forwarded());
+    const Sent err = g.send(icmp_error(host, kServer, 3, 3, in.packet), Direction::out);
+    EXPECT_EQ(err.worker, out.worker);
+    ASSERT_TRUE(err.forwarded());
+    EXPECT_EQ(Ipv4{rd32(&err.packet[12])}, kPub);
+  }
+  EXPECT_EQ(workers.size(), 2u);
 }
 
 // ICMP echo (profiles that translate it): the request goes to a worker by its source address,

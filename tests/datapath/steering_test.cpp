@@ -137,8 +137,8 @@ TEST_F(SteeringTest, InsideFramesReachTheOwnerOfTheirSourceAddress) {
   EXPECT_EQ(collect(ports, want.size()), want);
 }
 
-// Steered by flow, one host's TCP and UDP packets are spread by source port; its fragments
-// and ICMP go where port 0 says, with the packets of every other host.
+// Steered by flow, one host's TCP and UDP packets are spread by source port, and its ICMP errors
+// about them follow the flow they quote; its fragments and other ICMP go where port 0 says.
 TEST_F(SteeringTest, InsideFramesReachTheOwnerOfTheirSourceAddressAndPort) {
   constexpr std::size_t kWorkers = 3;
   std::vector<std::unique_ptr<io::Port>> ports;
@@ -173,6 +173,12 @@ TEST_F(SteeringTest, InsideFramesReachTheOwnerOfTheirSourceAddressAndPort) {
                       .payload("fragment")
                       .build()));
   want[41000] = datapath::owner_of_inside(host, 0, kWorkers);
+  // The host's port unreachable about a datagram to its port 40002 (marked by the quoted
+  // source port, the server's): steered as the host's packets from port 40002 are.
+  const Bytes quoted = PacketBuilder().ipv4(server, host).udp(42000, 40002).payload("q").build();
+  send_from_b(eth(icmp_error(host, server, 3, 3, quoted)));
+  want[42000] = datapath::owner_of_inside(host, 40002, kWorkers);
+  ASSERT_NE(want[42000], want[41000]) << "port 0 would send it elsewhere";
   EXPECT_EQ(collect(ports, want.size()), want);
 }
 
