@@ -29,8 +29,11 @@
 # measured one after another (round 1: kernel tcp1, natgw tcp1, natgw-2w tcp1, af_xdp tcp1,
 # kernel tcp4, ...), in the reverse order on even rounds so that drift over the run falls on
 # every gateway alike; only one measurement runs at any time. A lab's conn/s measurements start
-# at least CONN_GAP s apart (66: natgw holds the port of a closed TCP connection 65 s, and two
-# floods of 2 x CONNS connections to one server within that time would run out of ports).
+# at least CONN_GAP s apart (default 125), so that no flood meets the state the previous one left:
+# natgw holds the port of a closed TCP connection 65 s (two floods of 2 x CONNS connections to
+# one server within that time would run out of ports), and the kernel's conntrack keeps a closed
+# connection in TIME_WAIT 120 s (nf_conntrack_tcp_timeout_time_wait): a second flood within
+# that time ran at 10-11 k conn/s with a third of the CPU idle, against 16 k for the first.
 # The table shows for each gateway and metric the median over the rounds (the mean of the two
 # middle values for an even count), the ratio of the medians to the kernel's, and the ratio to
 # the kernel in each round ("ratio per round", in round order), which shows the spread. The CPU
@@ -66,10 +69,10 @@ AF_XDP=${AF_XDP:-1}
 ROUNDS=${ROUNDS:-3}
 OFFLOADS=${OFFLOADS:-on}
 [[ $OFFLOADS == on || $OFFLOADS == off ]] || { echo "e2e: OFFLOADS must be on or off, not '$OFFLOADS'" >&2; exit 2; }
-for v in SECONDS_EACH CONNS FLOWS ROUNDS; do
+CONN_GAP=${CONN_GAP:-125}
+for v in SECONDS_EACH CONNS FLOWS ROUNDS CONN_GAP; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "e2e: $v must be a positive integer, not '${!v}'" >&2; exit 2; }
 done
-CONN_GAP=66
 SERVER=192.0.2.10
 work=$(mktemp -d)
 labs=()
