@@ -131,7 +131,8 @@ ex() { local lab=$1 ns=$2; shift 2; timeout $((SECONDS_EACH + 30)) "$NATGW" lab 
 natgw_pid() {
   local lab=$1 p
   for p in $(ip netns pids "$lab-gw" 2>/dev/null); do
-    if [[ $(cat "/proc/$p/comm" 2>/dev/null) == natgw ]]; then echo "$p"; return; fi
+    # The daemon is this natgw binary, whatever its file is called.
+    if [[ $(readlink -f "/proc/$p/exe" 2>/dev/null) == "$NATGW" ]]; then echo "$p"; return; fi
   done
 }
 
@@ -221,6 +222,10 @@ memory() {
   fi
   local pid rss0 mac active=0 i
   pid=$(natgw_pid "$lab")
+  if [[ -z $pid ]]; then
+    MEM="memory: no natgw daemon found in $lab-gw"
+    return
+  fi
   rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
   mac=$(ip -n "$lab-gw" -br link show gw-in | awk '{ print $3 }')
   for i in 1 2 3; do
