@@ -595,8 +595,8 @@ Draft to_draft(const Config& c) {
     d.cpus.push_back({fmt::format("datapath.cpus[{}]", i), std::to_string(cpu), {}, cpu});
   }
   d.cpu_entries = c.datapath.cpus.size();
-  d.steering = Field<Steering>{"datapath.steering", std::string(name(c.datapath.steering)), {},
-                               c.datapath.steering};
+  d.steering = Field<Steering>{
+      "datapath.steering", std::string(name(c.datapath.steering)), {}, c.datapath.steering};
   if (c.network) d.network = to_network_draft(*c.network);
   if (c.knobs) {
     d.engine.present = true;

@@ -199,7 +199,7 @@ struct Draft {
   std::vector<Field<std::int64_t>> cpus;       // datapath.cpus, readable entries
   std::size_t cpu_entries = 0;                 // as written
   Position cpus_at;
-  std::optional<Field<Steering>> steering;     // datapath.steering
+  std::optional<Field<Steering>> steering;  // datapath.steering
 
   NetworkDraft network;
   EngineDraft engine;

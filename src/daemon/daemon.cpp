@@ -743,9 +743,9 @@ int run(const Options& options) {
         in_name, inside[0]->mac().text().view(), join(base.inside_addresses), out_name,
         outside[0]->mac().text().view(), join(base.outside_addresses), text(base.next_hop),
         nworkers, nworkers == 1 ? "" : "s",
-        nworkers == 1 ? ""
-                      : fmt::format(", the inside steered by {}",
-                                    control::name(config.inside_steering())));
+        nworkers == 1
+            ? ""
+            : fmt::format(", the inside steered by {}", control::name(config.inside_steering())));
     for (std::size_t i = 0; i < nworkers; ++i) {
       auto wc = base;
       wc.engine = datapath::shard_config(base.engine, i, nworkers);

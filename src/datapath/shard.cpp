@@ -118,7 +118,7 @@ std::vector<io::BpfInstruction> inside_steering_program(InsideSteering steering)
   if (steering == InsideSteering::flow) {
     const int ports = p.label(), icmp = p.label(), error = p.label(), quoted = p.label(),
               mix = p.label();
-    p.stmt(BPF_LD | BPF_H | BPF_ABS, 6);  // offsets from the network header
+    p.stmt(BPF_LD | BPF_H | BPF_ABS, 6);    // offsets from the network header
     p.jump(BPF_JSET, 0x3FFF, address, -1);  // a fragment (MF or an offset): port 0
     p.stmt(BPF_LD | BPF_B | BPF_ABS, 9);
     p.jump(BPF_JEQ, 6, ports, -1);

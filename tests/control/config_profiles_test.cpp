@@ -224,12 +224,12 @@ TEST(ConfigProfiles, SteeringFollowsWhatTheEngineKeepsPerHost) {
   EXPECT_EQ(steering(doc("gcp")), Steering::host);
   EXPECT_EQ(steering(doc("aws")), Steering::host);
   EXPECT_EQ(steering(doc("custom", "engine: { udp_fragments: true }\n")), Steering::host);
-  EXPECT_EQ(steering(doc("custom", "engine: { mapping: endpoint_independent, ports_per_host_min: 64, "
-                                 "ports_per_host_max: 64 }\n")),
+  EXPECT_EQ(steering(doc("custom",
+                         "engine: { mapping: endpoint_independent, ports_per_host_min: 64, "
+                         "ports_per_host_max: 64 }\n")),
             Steering::host);
   EXPECT_EQ(steering(doc("custom")), Steering::flow);
-  EXPECT_EQ(steering(doc("custom", "engine: { mapping: endpoint_independent }\n")),
-            Steering::flow)
+  EXPECT_EQ(steering(doc("custom", "engine: { mapping: endpoint_independent }\n")), Steering::flow)
       << "an endpoint-independent mapping is per source address and port: one worker has it";
   EXPECT_EQ(steering(doc("azure", "datapath: { workers: 2, steering: host }\n")), Steering::host);
   EXPECT_EQ(steering(doc("gcp", "datapath: { steering: host }\n")), Steering::host);

@@ -238,13 +238,13 @@ TEST(Shards, AnInsideHostsIcmpErrorReachesTheWorkerOfTheFlowItQuotes) {
   const Ipv4 host{10, 0, 0, 11};
   std::set<std::size_t> workers;
   for (std::uint16_t s = 40000; s < 40016; ++s) {
-    const Sent out = g.send(PacketBuilder().ipv4(host, kServer).udp(s, 53).payload("q").build(),
-                            Direction::out);
+    const Sent out =
+        g.send(PacketBuilder().ipv4(host, kServer).udp(s, 53).payload("q").build(), Direction::out);
     ASSERT_TRUE(out.forwarded());
     workers.insert(out.worker);
-    const Sent in = g.send(
-        PacketBuilder().ipv4(kServer, kPub).udp(53, out.sport()).payload("a").build(),
-        Direction::in);
+    const Sent in =
+        g.send(PacketBuilder().ipv4(kServer, kPub).udp(53, out.sport()).payload("a").build(),
+               Direction::in);
     ASSERT_TRUE(in.forwarded());
     const Sent err = g.send(icmp_error(host, kServer, 3, 3, in.packet), Direction::out);
     EXPECT_EQ(err.worker, out.worker);

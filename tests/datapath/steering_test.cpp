@@ -100,10 +100,8 @@ TEST_F(SteeringTest, OutsideFramesReachTheOwnerOfTheirPublicPort) {
   // ICMP echo replies to identifiers across the slices: steered by the identifier, which the
   // owner allocated as it allocates ports. The sequence number marks the frame.
   for (const std::uint16_t id : {std::uint16_t{1500}, std::uint16_t{30000}, std::uint16_t{60000}}) {
-    send_from_b(eth(PacketBuilder()
-                        .ipv4(server, pub)
-                        .icmp(0, 0, (std::uint32_t{id} << 16) | mark)
-                        .build()));
+    send_from_b(eth(
+        PacketBuilder().ipv4(server, pub).icmp(0, 0, (std::uint32_t{id} << 16) | mark).build()));
     want[mark++] = datapath::owner_of_port(id, 1024, 65535, kWorkers);
   }
   const auto got = collect(ports, want.size());
@@ -119,8 +117,8 @@ TEST_F(SteeringTest, InsideFramesReachTheOwnerOfTheirSourceAddress) {
   std::vector<std::unique_ptr<io::Port>> ports;
   {
     NetnsGuard in(ns_a_);
-    ports = io::open_af_packet_group(kIfA, {}, kWorkers,
-                                     datapath::inside_steering_program(datapath::InsideSteering::host));
+    ports = io::open_af_packet_group(
+        kIfA, {}, kWorkers, datapath::inside_steering_program(datapath::InsideSteering::host));
   }
   std::map<std::uint16_t, std::size_t> want;
   std::set<std::size_t> owners;
@@ -144,8 +142,8 @@ TEST_F(SteeringTest, InsideFramesReachTheOwnerOfTheirSourceAddressAndPort) {
   std::vector<std::unique_ptr<io::Port>> ports;
   {
     NetnsGuard in(ns_a_);
-    ports = io::open_af_packet_group(kIfA, {}, kWorkers,
-                                     datapath::inside_steering_program(datapath::InsideSteering::flow));
+    ports = io::open_af_packet_group(
+        kIfA, {}, kWorkers, datapath::inside_steering_program(datapath::InsideSteering::flow));
   }
   const net::Ipv4 host{10, 0, 0, 11}, server{192, 0, 2, 10};
   std::map<std::uint16_t, std::size_t> want;

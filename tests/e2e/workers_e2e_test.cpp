@@ -71,8 +71,9 @@ TEST(WorkersE2e, OneHostsConnectionsSpreadOverTheWorkersAndAllAreAnswered) {
   EXPECT_GT(first, 0) << "worker 0 made some of them";
   EXPECT_GT(second, 0) << "worker 1 made some of them";
   // TCP too: a download through whichever worker its source port hashes to.
-  const Ran get = lab.exec("vm1", "curl -s -o /dev/null -w '%{http_code}' --max-time 10 "
-                                  "http://192.0.2.10/");
+  const Ran get = lab.exec("vm1",
+                           "curl -s -o /dev/null -w '%{http_code}' --max-time 10 "
+                           "http://192.0.2.10/");
   EXPECT_EQ(get.out, "200") << get.out;
   EXPECT_NE(daemon_log(lab).find("2 datapath workers, the inside steered by flow"),
             std::string::npos)
@@ -99,8 +100,9 @@ TEST(WorkersE2e, AReloadThatWouldChangeTheSteeringIsRefused) {
   EXPECT_TRUE(lab.reload(/*expect_refused=*/true));
   EXPECT_NE(daemon_log(lab).find("steered by host instead of flow"), std::string::npos)
       << daemon_log(lab);
-  const Ran get = lab.exec("vm1", "curl -s -o /dev/null -w '%{http_code}' --max-time 10 "
-                                  "http://192.0.2.10/");
+  const Ran get = lab.exec("vm1",
+                           "curl -s -o /dev/null -w '%{http_code}' --max-time 10 "
+                           "http://192.0.2.10/");
   EXPECT_EQ(get.out, "200") << "the gateway goes on: " << get.out;
 }
 
