@@ -100,9 +100,15 @@ std::string_view name(Steering s) noexcept {
   return "unknown";
 }
 
-std::string_view host_bound_reason(const nat::Behaviour& b) noexcept {
+std::string_view host_bound_reason(const nat::EngineConfig& e) noexcept {
+  const nat::Behaviour& b = e.behaviour;
   if (b.ports_per_host_min > 0) return "a per-host port allowance";
   if (b.udp_fragments) return "UDP fragments forwarded (later fragments carry no port)";
+  if (e.ftp_alg) {
+    return "the FTP ALG (an active data connection is opened on the worker of its control "
+           "connection)";
+  }
+  if (b.hairpinning) return "hairpinning (a host's own mappings are looked up on its worker)";
   return {};
 }
 
@@ -209,13 +215,9 @@ nat::EngineConfig profile_engine(Profile p, const EngineKnobs& knobs) {
 
 }  // namespace
 
-nat::Behaviour profile_behaviour(Profile p) {
-  return profile_engine(p, EngineKnobs{}).behaviour;
-}
-
 Steering Config::inside_steering() const {
   if (datapath.steering != Steering::automatic) return datapath.steering;
-  return host_bound_reason(engine().behaviour).empty() ? Steering::flow : Steering::host;
+  return host_bound_reason(engine()).empty() ? Steering::flow : Steering::host;
 }
 
 nat::EngineConfig Config::engine() const {
@@ -494,6 +496,19 @@ NetworkDraft to_network_draft(const vnet::NetworkConfig& n) {
 
 }  // namespace
 
+EngineKnobs knobs_of(const EngineDraft& e) {
+  EngineKnobs k;
+  for (const auto& f : e.values) {
+    if (const KnobSpec* spec = find_knob(std::string_view{f.key}.substr(7))) spec->set(k, f.value);
+  }
+  for (const auto& f : e.blocked_ports) k.blocked_ports.push_back(static_cast<std::uint16_t>(f.value));
+  return k;
+}
+
+nat::EngineConfig draft_engine(const Draft& d) {
+  return profile_engine(d.profile, d.engine.present ? knobs_of(d.engine) : EngineKnobs{});
+}
+
 Config to_config(const Draft& d) {
   Config c;
   c.profile = d.profile;
@@ -526,17 +541,7 @@ Config to_config(const Draft& d) {
   for (const auto& f : d.cpus) c.datapath.cpus.push_back(static_cast<std::uint32_t>(f.value));
   if (d.steering) c.datapath.steering = d.steering->value;
   if (d.network.present) c.network = to_network(d.network);
-  if (d.engine.present) {
-    EngineKnobs k;
-    for (const auto& f : d.engine.values) {
-      if (const KnobSpec* spec = find_knob(std::string_view{f.key}.substr(7)))
-        spec->set(k, f.value);
-    }
-    for (const auto& f : d.engine.blocked_ports) {
-      k.blocked_ports.push_back(static_cast<std::uint16_t>(f.value));
-    }
-    c.knobs = std::move(k);
-  }
+  if (d.engine.present) c.knobs = knobs_of(d.engine);
   return c;
 }
 

@@ -42,11 +42,10 @@ enum class Backend : std::uint8_t { af_packet, af_xdp };
 enum class Steering : std::uint8_t { automatic, flow, host };
 [[nodiscard]] std::string_view name(nat::IpSelection s) noexcept;
 [[nodiscard]] std::string_view name(Steering s) noexcept;
-// What, in an engine of this behaviour, needs all of a host's packets on one worker (a per-host
-// port allowance; forwarded UDP fragments, whose later fragments carry no port); empty: nothing.
-[[nodiscard]] std::string_view host_bound_reason(const nat::Behaviour& b) noexcept;
-// The behaviour of a profile (custom: the defaults of its engine section).
-[[nodiscard]] nat::Behaviour profile_behaviour(Profile p);
+// What, in this engine, needs all of a host's packets on one worker (a per-host port allowance;
+// forwarded UDP fragments, whose later fragments carry no port; the FTP ALG; hairpinning);
+// empty: nothing.
+[[nodiscard]] std::string_view host_bound_reason(const nat::EngineConfig& e) noexcept;
 
 // What a profile allows: the bounds that validation checks against.
 struct ProfileRules {

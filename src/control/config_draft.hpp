@@ -218,5 +218,9 @@ void check_rules(const Draft& draft, std::vector<ConfigError>& errors);
 // Draft <-> Config. to_config expects a Draft without errors.
 [[nodiscard]] Config to_config(const Draft& draft);
 [[nodiscard]] Draft to_draft(const Config& config);
+// The `engine:` knobs as read (unreadable ones left at their defaults).
+[[nodiscard]] EngineKnobs knobs_of(const EngineDraft& engine);
+// The engine the draft's profile and knobs make (no addresses, subnets or timeout).
+[[nodiscard]] nat::EngineConfig draft_engine(const Draft& draft);
 
 }  // namespace natgw::control::detail

@@ -121,12 +121,7 @@ class Rules {
           d_.cpus_at);
     }
     if (d_.steering && d_.steering->value == Steering::flow) {
-      nat::Behaviour b = profile_behaviour(d_.profile);
-      if (d_.profile == Profile::custom) {
-        b.udp_fragments = knob_value("udp_fragments") != 0;
-        b.ports_per_host_min = static_cast<std::uint32_t>(knob_value("ports_per_host_min"));
-      }
-      if (const std::string_view why = host_bound_reason(b); !why.empty()) {
+      if (const std::string_view why = host_bound_reason(draft_engine(d_)); !why.empty()) {
         error(*d_.steering,
               fmt::format("{} would split a host's packets between workers, and profile {} keeps "
                           "{}; allowed: auto (here: host), host",

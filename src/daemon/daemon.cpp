@@ -567,9 +567,15 @@ void install_routes(httplib::Server& srv, Gateway& gw, const std::filesystem::pa
   });
 }
 
+datapath::InsideSteering inside_steering(const control::Config& c) {
+  return c.inside_steering() == control::Steering::host ? datapath::InsideSteering::host
+                                                         : datapath::InsideSteering::flow;
+}
+
 // Restores the flows of a previous run, if its state file is usable; never fatal.
 // Each flow goes to the worker that owns its public port (datapath/shard.hpp).
-void restore(const std::vector<datapath::Worker*>& workers, const nat::Limits& whole,
+void restore(const std::vector<datapath::Worker*>& workers, datapath::InsideSteering steering,
+             const nat::Limits& whole,
              const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
@@ -591,12 +597,26 @@ void restore(const std::vector<datapath::Worker*>& workers, const nat::Limits& w
   }
   const auto down = std::chrono::milliseconds(std::max<std::int64_t>(unix_ms_now() - st.saved_unix_ms, 0));
   std::vector<std::vector<nat::SavedFlow>> parts(workers.size());
+  std::size_t moved = 0;
   for (const auto& f : st.flows) {
-    parts[datapath::owner_of_port(f.public_endpoint.port, lim.port_min, lim.port_max,
-                                  workers.size())]
-        .push_back(f);
+    const std::size_t owner = datapath::owner_of_port(f.public_endpoint.port, lim.port_min,
+                                                      lim.port_max, workers.size());
+    // A flow saved by a gateway with other workers or another steering: its outbound packets
+    // would now reach a worker that does not hold it (which would map them anew).
+    const bool by_port = steering == datapath::InsideSteering::flow && f.proto != nat::L4::icmp;
+    if (f.inside_linked &&
+        datapath::owner_of_inside(f.inside.addr, by_port ? f.inside.port : std::uint16_t{0},
+                                  workers.size()) != owner) {
+      ++moved;
+      continue;
+    }
+    parts[owner].push_back(f);
   }
   nat::RestoreReport r;
+  if (moved != 0) {
+    r.dropped["its packets now reach another datapath worker (datapath.workers or steering changed)"] =
+        moved;
+  }
   const nat::Time now = datapath::monotonic_now();
   for (std::size_t i = 0; i < workers.size(); ++i) {
     const nat::RestoreReport part = workers[i]->engine().restore_flows(parts[i], down, now);
@@ -723,11 +743,8 @@ int run(const Options& options) {
       }
       // One fanout group per side: the kernel steers each frame to the worker that owns it.
       const auto& lim = base.engine.limits;
-      inside = io::open_af_packet_group(
-          in_name, {}, nworkers,
-          datapath::inside_steering_program(config.inside_steering() == control::Steering::host
-                                                ? datapath::InsideSteering::host
-                                                : datapath::InsideSteering::flow));
+      inside = io::open_af_packet_group(in_name, {}, nworkers,
+                                        datapath::inside_steering_program(inside_steering(config)));
       outside = io::open_af_packet_group(
           out_name, {}, nworkers,
           datapath::outside_steering_program(lim.port_min, lim.port_max, nworkers));
@@ -809,7 +826,9 @@ int run(const Options& options) {
     spdlog::info("flow log: {}", flow_log_text(config));
   }
 
-  if (!options.state_file.empty()) restore(workers, config.engine().limits, options.state_file);
+  if (!options.state_file.empty()) {
+    restore(workers, inside_steering(config), config.engine().limits, options.state_file);
+  }
 
   Gateway gw(config, workers);
   gw.inside_name_ = in_name;

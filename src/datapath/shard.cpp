@@ -192,10 +192,16 @@ std::vector<io::BpfInstruction> outside_steering_program(std::uint16_t port_min,
   p.stmt(BPF_LD | BPF_H | BPF_IND, 4);
   p.go(slice);
   p.place(error);
+  const int quoted_echo = p.label();
   p.stmt(BPF_LD | BPF_B | BPF_ABS, 0);
   p.jump(BPF_JEQ, 0x45, -1, ret0);        // outer header without options
   p.stmt(BPF_LDX | BPF_B | BPF_MSH, 28);  // X = quoted header length
-  p.stmt(BPF_LD | BPF_H | BPF_IND, 28);   // quoted source port: the public port
+  p.stmt(BPF_LD | BPF_B | BPF_ABS, 28 + 9);
+  p.jump(BPF_JEQ, 1, quoted_echo, -1);   // about an echo request: its identifier
+  p.stmt(BPF_LD | BPF_H | BPF_IND, 28);  // quoted source port: the public port
+  p.go(slice);
+  p.place(quoted_echo);
+  p.stmt(BPF_LD | BPF_H | BPF_IND, 28 + 4);
   p.place(slice);
   p.jump(BPF_JGE, port_min, -1, ret0);
   p.stmt(BPF_ALU | BPF_SUB | BPF_K, port_min);

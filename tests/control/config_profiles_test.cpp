@@ -211,7 +211,7 @@ TEST(ConfigProfiles, CustomIdleTimeoutBounds) {
 
 // datapath.steering: auto comes to flow, unless the engine needs all of a host's packets on one
 // worker (gcp's per-host allowance, aws's and rfc's forwarded fragments, the same knobs under
-// custom);
+// custom, and the FTP ALG and hairpinning);
 // flow is refused there, host is always allowed.
 TEST(ConfigProfiles, SteeringFollowsWhatTheEngineKeepsPerHost) {
   const auto steering = [](const std::string& yaml) {
@@ -228,6 +228,8 @@ TEST(ConfigProfiles, SteeringFollowsWhatTheEngineKeepsPerHost) {
                          "engine: { mapping: endpoint_independent, ports_per_host_min: 64, "
                          "ports_per_host_max: 64 }\n")),
             Steering::host);
+  EXPECT_EQ(steering(doc("custom", "engine: { ftp_alg: true }\n")), Steering::host);
+  EXPECT_EQ(steering(doc("custom", "engine: { hairpinning: true }\n")), Steering::host);
   EXPECT_EQ(steering(doc("custom")), Steering::flow);
   EXPECT_EQ(steering(doc("custom", "engine: { mapping: endpoint_independent }\n")), Steering::flow)
       << "an endpoint-independent mapping is per source address and port: one worker has it";
@@ -249,6 +251,12 @@ TEST(ConfigProfiles, SteeringFollowsWhatTheEngineKeepsPerHost) {
       "datapath.steering: flow would split a host's packets between workers, and profile custom "
       "keeps UDP fragments forwarded (later fragments carry no port); allowed: auto (here: host), "
       "host");
+  EXPECT_CONFIG_ERROR(
+      only_error(doc("custom", "engine: { ftp_alg: true }\ndatapath: { steering: flow }\n")),
+      "datapath.steering", "flow",
+      "datapath.steering: flow would split a host's packets between workers, and profile custom "
+      "keeps the FTP ALG (an active data connection is opened on the worker of its control "
+      "connection); allowed: auto (here: host), host");
   EXPECT_CONFIG_ERROR(only_error(doc("azure", "datapath: { steering: round_robin }\n")),
                       "datapath.steering", "round_robin",
                       "datapath.steering: round_robin is not a steering; allowed: auto (flow, "

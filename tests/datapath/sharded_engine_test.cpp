@@ -68,6 +68,8 @@ class Sharded {
     const auto& lim = whole_.limits;
     if (p[9] == 1 && p[20] == 0)  // echo reply: the identifier
       return datapath::owner_of_port(rd16(&p[24]), lim.port_min, lim.port_max, n);
+    if (p[9] == 1 && p[28 + 9] == 1)  // an error about an echo request: its identifier
+      return datapath::owner_of_port(rd16(&p[20 + 8 + 20 + 4]), lim.port_min, lim.port_max, n);
     if (p[9] == 1)
       return datapath::owner_of_port(rd16(&p[20 + 8 + 20]), lim.port_min, lim.port_max, n);
     return datapath::owner_of_port(rd16(&p[22]), lim.port_min, lim.port_max, n);
@@ -254,14 +256,14 @@ TEST(Shards, AnInsideHostsIcmpErrorReachesTheWorkerOfTheFlowItQuotes) {
   EXPECT_EQ(workers.size(), 2u);
 }
 
-// ICMP echo (profiles that translate it): the request goes to a worker by its source address,
-// the reply comes back to the same worker by its identifier, the public "port" that worker
-// allocated from its slice.
+// ICMP echo (profiles that translate it; aws is steered by host): the request goes to a worker
+// by its source address, the reply comes back to the same worker by its identifier, the public
+// "port" that worker allocated from its slice; so does a router's error about the request.
 TEST(Shards, AnIcmpEchoReplyReachesTheWorkerThatTranslatedTheRequest) {
   nat::EngineConfig whole = nat::aws_profile();
   whole.public_ips = {kPub};
   whole.subnets = {*net::Prefix::parse("10.0.0.0/16")};
-  Sharded g(whole, 2);
+  Sharded g(whole, 2, datapath::InsideSteering::host);
   const auto [h0, h1] = one_host_per_worker();
   for (const Ipv4 h : {h0, h1}) {
     const Sent req = g.send(PacketBuilder().ipv4(h, kServer).icmp(8, 0, (77u << 16) | 1).build(),
@@ -275,6 +277,11 @@ TEST(Shards, AnIcmpEchoReplyReachesTheWorkerThatTranslatedTheRequest) {
     ASSERT_TRUE(reply.forwarded());
     EXPECT_EQ(Ipv4{rd32(&reply.packet[16])}, h);
     EXPECT_EQ(rd16(&reply.packet[24]), 77);
+    // Time exceeded, quoting the translated request.
+    const Sent err = g.send(icmp_error(kServer, kPub, 11, 0, req.packet), Direction::in);
+    EXPECT_EQ(err.worker, req.worker);
+    ASSERT_TRUE(err.forwarded());
+    EXPECT_EQ(Ipv4{rd32(&err.packet[16])}, h);
   }
 }
 

@@ -66,6 +66,10 @@ class SteeringTest : public VethPairTest {
           const std::uint8_t proto = p[23];
           if (proto == 17 || proto == 6) got[rd16(p + 34)] = i;
           if (proto == 1 && p[34] == 0) got[rd16(p + 40)] = i;  // echo reply: the sequence
+          if (proto == 1 && p[34] != 0 && p[14 + 20 + 8 + 9] == 1) {  // error about an echo
+            got[rd16(p + 14 + 20 + 8 + 20 + 6)] = i;                  // its sequence
+            continue;
+          }
           if (proto == 1 && p[34] != 0) got[rd16(p + 14 + 20 + 8 + 20)] = i;  // quoted sport
         }
         ports[i]->rx_done();
@@ -104,9 +108,15 @@ TEST_F(SteeringTest, OutsideFramesReachTheOwnerOfTheirPublicPort) {
         PacketBuilder().ipv4(server, pub).icmp(0, 0, (std::uint32_t{id} << 16) | mark).build()));
     want[mark++] = datapath::owner_of_port(id, 1024, 65535, kWorkers);
   }
+  // A router's error about an echo request from identifier 60000: steered by that identifier
+  // (the quoted request's sequence marks it).
+  const Bytes request = PacketBuilder().ipv4(pub, server).icmp(8, 0, (60000u << 16) | mark).build();
+  send_from_b(eth(icmp_error(server, pub, 11, 0, request)));
+  want[mark++] = datapath::owner_of_port(60000, 1024, 65535, kWorkers);
   const auto got = collect(ports, want.size());
   EXPECT_EQ(got, want);
   EXPECT_EQ(want[100], 0u);
+  EXPECT_EQ(want[109], kWorkers - 1);
   EXPECT_EQ(want[105], kWorkers - 1);
   EXPECT_EQ(want[106], 0u);
   EXPECT_EQ(want[108], kWorkers - 1);

@@ -5,7 +5,9 @@
 //   aws (steered by host, as it forwards UDP fragments): a ping from each of three VMs is
 //          answered, whichever worker translated it (echo replies are steered by identifier);
 //   custom: a reload that would change the steering (udp_fragments on) is refused, and the
-//          gateway goes on with what it had.
+//          gateway goes on with what it had;
+//   a restart with another steering does not restore flows to a worker their packets no longer
+//   reach (it says how many it left out), and the VM's traffic goes on.
 // Needs root; skipped otherwise. Every wait is bounded; labs are removed even when a test fails.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -23,10 +25,6 @@ namespace {
 const std::string kBin = NATGW_BIN;
 // With 2 workers, worker 1's SNAT ports start here: 1024 + ceil(64,512 / 2).
 constexpr int kSecondSlice = 1024 + 32256;
-
-std::string daemon_log(const LabUnderTest& lab) {
-  return sh("cat " + lab.dir() + "/natgw.log").out;
-}
 
 bool can_run() {
   return is_root() && have("ip") && have("hping3") && have("/usr/bin/python3");
@@ -75,9 +73,9 @@ TEST(WorkersE2e, OneHostsConnectionsSpreadOverTheWorkersAndAllAreAnswered) {
                            "curl -s -o /dev/null -w '%{http_code}' --max-time 10 "
                            "http://192.0.2.10/");
   EXPECT_EQ(get.out, "200") << get.out;
-  EXPECT_NE(daemon_log(lab).find("2 datapath workers, the inside steered by flow"),
+  EXPECT_NE(lab.gateway_log().find("2 datapath workers, the inside steered by flow"),
             std::string::npos)
-      << daemon_log(lab);
+      << lab.gateway_log();
 }
 
 TEST(WorkersE2e, EveryVmsPingIsAnsweredWhicheverWorkerTranslatedIt) {
@@ -87,23 +85,51 @@ TEST(WorkersE2e, EveryVmsPingIsAnsweredWhicheverWorkerTranslatedIt) {
     const Ran r = lab.exec(vm, "timeout 20 hping3 -1 -c 2 192.0.2.10 2>&1");
     EXPECT_NE(r.out.find("2 packets received"), std::string::npos) << vm << ": " << r.out;
   }
-  EXPECT_NE(daemon_log(lab).find("the inside steered by host"), std::string::npos)
-      << daemon_log(lab);
+  EXPECT_NE(lab.gateway_log().find("the inside steered by host"), std::string::npos)
+      << lab.gateway_log();
 }
 
 TEST(WorkersE2e, AReloadThatWouldChangeTheSteeringIsRefused) {
   LabUnderTest lab(kBin, "e2c", 1, 1, "--workers 2 --profile custom");
   NATGW_NEEDS_LAB(lab);
-  EXPECT_NE(daemon_log(lab).find("the inside steered by flow"), std::string::npos);
+  EXPECT_NE(lab.gateway_log().find("the inside steered by flow"), std::string::npos);
   lab.write_config(lab.original_config() + "engine:\n  udp_fragments: true\n");
   ASSERT_EQ(sh(kBin + " validate --config " + lab.config_path()).rc, 0) << "a valid file";
   EXPECT_TRUE(lab.reload(/*expect_refused=*/true));
-  EXPECT_NE(daemon_log(lab).find("steered by host instead of flow"), std::string::npos)
-      << daemon_log(lab);
+  EXPECT_NE(lab.gateway_log().find("steered by host instead of flow"), std::string::npos)
+      << lab.gateway_log();
   const Ran get = lab.exec("vm1",
                            "curl -s -o /dev/null -w '%{http_code}' --max-time 10 "
                            "http://192.0.2.10/");
   EXPECT_EQ(get.out, "200") << "the gateway goes on: " << get.out;
+}
+
+TEST(WorkersE2e, ARestartWithAnotherSteeringLeavesOutTheFlowsItWouldMisplace) {
+  LabUnderTest lab(kBin, "e2r", 1, 1, "--workers 2");
+  NATGW_NEEDS_LAB(lab);
+  const auto answered = [&] {
+    const Ran r = lab.exec("vm1", "timeout 60 " + kManySockets);
+    std::size_t n = 0;
+    for (std::size_t at = r.out.find("203.0.113.10:"); at != std::string::npos;
+         at = r.out.find("203.0.113.10:", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  ASSERT_EQ(answered(), 24u);
+  ASSERT_TRUE(lab.stop_gateway());
+  std::string text = lab.original_config();
+  const std::string workers = "datapath:\n  workers: 2\n";
+  const auto at = text.find(workers);
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, workers.size(), workers + "  steering: host\n");
+  lab.write_config(text);
+  ASSERT_TRUE(lab.start_gateway()) << lab.gateway_log();
+  const std::string log = lab.gateway_log();
+  EXPECT_NE(log.find("the inside steered by host"), std::string::npos) << log;
+  EXPECT_NE(log.find("because its packets now reach another datapath worker"), std::string::npos)
+      << log;
+  EXPECT_EQ(answered(), 24u) << "the VM's traffic goes on";
 }
 
 }  // namespace
