@@ -501,7 +501,8 @@ EngineKnobs knobs_of(const EngineDraft& e) {
   for (const auto& f : e.values) {
     if (const KnobSpec* spec = find_knob(std::string_view{f.key}.substr(7))) spec->set(k, f.value);
   }
-  for (const auto& f : e.blocked_ports) k.blocked_ports.push_back(static_cast<std::uint16_t>(f.value));
+  for (const auto& f : e.blocked_ports)
+    k.blocked_ports.push_back(static_cast<std::uint16_t>(f.value));
   return k;
 }
 

@@ -569,14 +569,13 @@ void install_routes(httplib::Server& srv, Gateway& gw, const std::filesystem::pa
 
 datapath::InsideSteering inside_steering(const control::Config& c) {
   return c.inside_steering() == control::Steering::host ? datapath::InsideSteering::host
-                                                         : datapath::InsideSteering::flow;
+                                                        : datapath::InsideSteering::flow;
 }
 
 // Restores the flows of a previous run, if its state file is usable; never fatal.
 // Each flow goes to the worker that owns its public port (datapath/shard.hpp).
 void restore(const std::vector<datapath::Worker*>& workers, datapath::InsideSteering steering,
-             const nat::Limits& whole,
-             const std::filesystem::path& path) {
+             const nat::Limits& whole, const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     spdlog::info("no state file at {}: starting with an empty flow table", path.string());
@@ -599,8 +598,8 @@ void restore(const std::vector<datapath::Worker*>& workers, datapath::InsideStee
   std::vector<std::vector<nat::SavedFlow>> parts(workers.size());
   std::size_t moved = 0;
   for (const auto& f : st.flows) {
-    const std::size_t owner = datapath::owner_of_port(f.public_endpoint.port, lim.port_min,
-                                                      lim.port_max, workers.size());
+    const std::size_t owner =
+        datapath::owner_of_port(f.public_endpoint.port, lim.port_min, lim.port_max, workers.size());
     // A flow saved by a gateway with other workers or another steering: its outbound packets
     // would now reach a worker that does not hold it (which would map them anew).
     const bool by_port = steering == datapath::InsideSteering::flow && f.proto != nat::L4::icmp;
@@ -614,7 +613,8 @@ void restore(const std::vector<datapath::Worker*>& workers, datapath::InsideStee
   }
   nat::RestoreReport r;
   if (moved != 0) {
-    r.dropped["its packets now reach another datapath worker (datapath.workers or steering changed)"] =
+    r.dropped
+        ["its packets now reach another datapath worker (datapath.workers or steering changed)"] =
         moved;
   }
   const nat::Time now = datapath::monotonic_now();
