@@ -16,6 +16,8 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "support/lab.hpp"
 #include "support/shell.hpp"
 
@@ -85,6 +87,17 @@ TEST(WorkersE2e, EveryVmsPingIsAnsweredWhicheverWorkerTranslatedIt) {
     const Ran r = lab.exec(vm, "timeout 20 hping3 -1 -c 2 192.0.2.10 2>&1");
     EXPECT_NE(r.out.find("2 packets received"), std::string::npos) << vm << ": " << r.out;
   }
+  // Both workers translated some: the public identifiers lie in both slices.
+  const Ran flows = lab.natgw("flows --json --limit 1000");
+  const auto listing = nlohmann::json::parse(flows.out, nullptr, false);
+  ASSERT_TRUE(listing.is_object()) << flows.out;
+  std::set<bool> slices;
+  for (const auto& x : listing["flows"]) {
+    if (x.value("protocol", "") != "icmp") continue;
+    const std::string pub = x.value("public", "");
+    slices.insert(std::stoi(pub.substr(pub.find(':') + 1)) >= kSecondSlice);
+  }
+  EXPECT_EQ(slices.size(), 2u) << listing.dump(2);
   EXPECT_NE(lab.gateway_log().find("the inside steered by host"), std::string::npos)
       << lab.gateway_log();
 }
