@@ -82,6 +82,8 @@ void fill_from_engine(Snapshot& s, const nat::Engine& engine) {
   s.port_inventory = std::uint32_t{engine.config().limits.port_max} - engine.config().limits.port_min + 1;
   s.flow_capacity = engine.flow_capacity();
   s.slots_in_use = engine.slots_in_use();
+  const nat::FtpAlgStats& alg = engine.ftp_alg_stats();
+  s.ftp_alg = {alg.rewritten, alg.not_rewritten, alg.data_connections, alg.expectations_lost};
   s.public_ips.clear();
   const auto pubs = engine.public_ips();
   for (std::size_t i = 0; i < pubs.size(); ++i) {
@@ -107,6 +109,10 @@ void accumulate(Snapshot& total, const Snapshot& part) {
   total.probes_ok += part.probes_ok;
   total.frames_not_for_gateway += part.frames_not_for_gateway;
   total.checksums_completed += part.checksums_completed;
+  total.ftp_alg.rewritten += part.ftp_alg.rewritten;
+  total.ftp_alg.not_rewritten += part.ftp_alg.not_rewritten;
+  total.ftp_alg.data_connections += part.ftp_alg.data_connections;
+  total.ftp_alg.expectations_lost += part.ftp_alg.expectations_lost;
   total.network_modelled = total.network_modelled || part.network_modelled;
   for (std::size_t i = 0; i < vnet::kNextHopTypeCount; ++i) {
     total.forwarded_packets[i] += part.forwarded_packets[i];
@@ -240,6 +246,15 @@ std::string render_prometheus(const Snapshot& s) {
   w.sample("natgw_health_probes_total", labels({{"result", "ok"}}), s.probes_ok);
   w.family("natgw_frames_not_for_gateway_total", "counter", "Frames seen on the interfaces and left to the host's kernel.");
   w.sample("natgw_frames_not_for_gateway_total", "", s.frames_not_for_gateway);
+  w.family("natgw_checksums_completed_total", "counter", "TCP/UDP checksums a sender left to offload, completed by natgw.");
+  w.sample("natgw_checksums_completed_total", "", s.checksums_completed);
+  w.family("natgw_ftp_alg_commands_total", "counter", "PORT/EPRT commands the FTP ALG saw: rewritten to a public endpoint, or left as they were.");
+  w.sample("natgw_ftp_alg_commands_total", labels({{"result", "rewritten"}}), s.ftp_alg.rewritten);
+  w.sample("natgw_ftp_alg_commands_total", labels({{"result", "not_rewritten"}}), s.ftp_alg.not_rewritten);
+  w.family("natgw_ftp_alg_data_connections_total", "counter", "Active FTP data connections the FTP ALG let in.");
+  w.sample("natgw_ftp_alg_data_connections_total", "", s.ftp_alg.data_connections);
+  w.family("natgw_ftp_alg_expectations_lost_total", "counter", "Expected FTP data connections forgotten because the expectation table was full.");
+  w.sample("natgw_ftp_alg_expectations_lost_total", "", s.ftp_alg.expectations_lost);
   w.family("natgw_interface_frames_total", "counter", "Frames through the datapath's interfaces.");
   w.family("natgw_interface_drops_total", "counter", "Frames lost at the datapath's interfaces, by cause.");
   for (const auto& i : s.interfaces) {

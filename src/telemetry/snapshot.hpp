@@ -66,6 +66,11 @@ struct Snapshot {
   std::uint64_t probes_ok = 0;
   std::uint64_t frames_not_for_gateway = 0;
   std::uint64_t checksums_completed = 0;
+  // The FTP ALG (EngineConfig::ftp_alg), since start: PORT/EPRT commands rewritten and left as
+  // they were, expected data connections let in, expectations lost to a full table.
+  struct FtpAlg {
+    std::uint64_t rewritten = 0, not_rewritten = 0, data_connections = 0, expectations_lost = 0;
+  } ftp_alg;
   std::vector<InterfaceReport> interfaces;
   // The network around the gateway (src/vnet): enforced when there is a `network:` section.
   bool network_modelled = false;
@@ -82,8 +87,8 @@ void fill_from_engine(Snapshot& s, const nat::Engine& engine);
 // slice of the ports and limits: datapath/shard.hpp). Counters, gauges, inventories, limits and
 // interface counters are summed (interfaces by role, rules by group and name). The busiest
 // destination of a public IP: the same destination on two workers sums its loads; otherwise the
-// larger one stays (a lower bound of the true busiest, exact when one host drives the load, since
-// a host's connections are all on one worker). The first part sets the names and the public IP
+// larger one stays (a lower bound of the true busiest, exact when the destination's load is all
+// on one worker). The first part sets the names and the public IP
 // list; every part must come from the same configuration.
 void accumulate(Snapshot& total, const Snapshot& part);
 

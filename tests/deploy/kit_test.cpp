@@ -333,6 +333,39 @@ TEST(Metrics, ExpositionPassesPromtoolLint) {
   EXPECT_EQ(r.rc, 0) << r.out;
 }
 
+// Every natgw_* metric the documentation names is one natgw exports (a family, or a family's
+// _bucket/_sum/_count series).
+TEST(Metrics, EveryMetricTheDocsNameIsExported) {
+  const auto families = exported();
+  std::vector<fs::path> docs = {kSource / "README.md"};
+  for (const fs::path& dir : {kSource / "docs", kSource / "src"}) {
+    for (const auto& e : fs::recursive_directory_iterator(dir)) {
+      if (e.path().extension() == ".md") docs.push_back(e.path());
+    }
+  }
+  std::size_t named = 0;
+  for (const auto& doc : docs) {
+    std::ifstream in(doc);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string t = text.str();
+    // Names, not file names (natgw_xdp.bpf.c, natgw_0.1.0_amd64.deb).
+    const std::regex metric(R"(\bnatgw_[a-z][a-z0-9_]*(?![a-z0-9_.]))");
+    for (std::sregex_iterator it(t.begin(), t.end(), metric), e; it != e; ++it) {
+      const std::string name = it->str();
+      ++named;
+      if (name.ends_with("_")) continue;  // a prefix, as in natgw_snat_*
+      bool found = families.count(name) != 0;
+      for (const std::string_view suffix : {"_bucket", "_sum", "_count"}) {
+        if (name.ends_with(suffix) && families.count(name.substr(0, name.size() - suffix.size())))
+          found = true;
+      }
+      EXPECT_TRUE(found) << doc.string() << " names " << name << ", which natgw does not export";
+    }
+  }
+  EXPECT_GE(named, 5u) << "the docs name natgw's metrics";
+}
+
 // --- systemd unit ------------------------------------------------------------------------------
 
 TEST(SystemdUnit, HasWhatTheDaemonNeeds) {

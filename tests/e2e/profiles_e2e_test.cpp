@@ -182,6 +182,9 @@ TEST(ProfilesE2e, RfcCarriesActiveFtpThroughTheAlg) {
     EXPECT_EQ(r.rc, 0) << extra << r.out;
     EXPECT_NE(r.out.find("natgw lab: passive FTP works"), std::string::npos) << extra << r.out;
   }
+  // What the ALG did, in /metrics: both commands rewritten, both data connections let in.
+  EXPECT_GE(lab.metric("natgw_ftp_alg_commands_total{result=\"rewritten\"}"), 2);
+  EXPECT_GE(lab.metric("natgw_ftp_alg_data_connections_total"), 2);
 }
 
 }  // namespace
