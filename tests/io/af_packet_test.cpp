@@ -95,16 +95,8 @@ class AfPacketTest : public VethPairTest {
   // A UDP datagram to port 9 of ns a (10.77.0.1) from ns b's own stack: veth offloads its
   // checksum (CHECKSUM_PARTIAL).
   void send_udp_from_b(const char (&msg)[16]) const {
-    NetnsGuard in(ns_b_);
-    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ASSERT_GE(s, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(9);
-    to.sin_addr.s_addr = htonl(0x0A4D0001);
-    EXPECT_EQ(::sendto(s, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+    EXPECT_EQ(test::send_udp_to_9(ns_b_, 0x0A4D0001, msg, sizeof msg),
               static_cast<ssize_t>(sizeof msg));
-    ::close(s);
   }
   // Calls `check` on the first UDP frame to port 9 that `port` receives within 3 s (the ARP
   // exchange before it, and anything else, skipped); false when none came.
@@ -432,18 +424,8 @@ TEST_F(AfPacketTest, DoesNotSeeFramesSentOnItsInterface) {
     frames.push_back(Frame{f.data(), static_cast<std::uint32_t>(f.size()), false});
   ASSERT_EQ(other->tx_burst(frames), frames.size());
   other->tx_flush();
-  {
-    // The kernel of namespace a sends too (an ARP request, then the datagram).
-    NetnsGuard in(ns_a_);
-    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ASSERT_GE(s, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(9);
-    to.sin_addr.s_addr = htonl(0x0A4D0002);  // 10.77.0.2, ns b
-    EXPECT_EQ(::sendto(s, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 1);
-    ::close(s);
-  }
+  // The kernel of namespace a sends too (an ARP request, then the datagram to 10.77.0.2, ns b).
+  EXPECT_EQ(test::send_udp_to_9(ns_a_, 0x0A4D0002, "x", 1), 1);
   for (std::uint32_t i = 0; i < 10; ++i) {
     ASSERT_TRUE(peer.recv_test(2s)) << "the peer got frame " << i;
     // The frames really were on the interface: the tap, asking for outgoing frames, sees them.

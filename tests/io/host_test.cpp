@@ -59,15 +59,8 @@ TEST_F(HostTest, FindsKernelNeighbours) {
 
 TEST_F(HostTest, FindsTheNeighbourThatTheKernelResolved) {
   NetnsGuard in(ns_a_);
-  // A datagram from a to b makes a's kernel resolve b with ARP.
-  const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(s, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(9);
-  to.sin_addr.s_addr = htonl(0x0A4D0002);  // 10.77.0.2, ns b
-  EXPECT_EQ(::sendto(s, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 1);
-  ::close(s);
+  // A datagram from a to b (10.77.0.2) makes a's kernel resolve b with ARP.
+  EXPECT_EQ(test::send_udp_to_9(ns_a_, 0x0A4D0002, "x", 1), 1);
   const int ifindex = static_cast<int>(if_nametoindex(kIfA));
   std::optional<net::MacAddress> mac;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);

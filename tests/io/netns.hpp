@@ -5,11 +5,14 @@
 // namespace. Traffic stays on that veth: 10.77.0.1/24 (a) and 10.77.0.2/24 (b).
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,6 +79,22 @@ inline bool write_proc(const std::string& path, const std::string& value) {
   std::ofstream f(path);
   f << value;
   return static_cast<bool>(f.flush());
+}
+
+// Sends one UDP datagram to port 9 of `to` (host byte order, such as 0x0A4D0002 for 10.77.0.2)
+// from the stack of namespace `ns`; returns what sendto returned (-1 when no socket opened).
+inline ssize_t send_udp_to_9(const std::string& ns, std::uint32_t to, const void* data,
+                             std::size_t len) {
+  NetnsGuard in(ns);
+  const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(9);
+  dst.sin_addr.s_addr = htonl(to);
+  const ssize_t n = ::sendto(s, data, len, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+  ::close(s);
+  return n;
 }
 
 // Waits until `fd` is readable or `timeout` passed. Every wait in these tests is bounded.
