@@ -82,6 +82,11 @@ void keep_stdout_for(const control::Config& c) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("natgw-stderr"));
 }
 
+datapath::InsideSteering inside_steering(const control::Config& c) {
+  return c.inside_steering() == control::Steering::host ? datapath::InsideSteering::host
+                                                        : datapath::InsideSteering::flow;
+}
+
 // Everything the API and the prober share.
 
 // Every CPU of datapath.cpus must be one this process may run on; "" when they are.
@@ -110,7 +115,7 @@ class Gateway {
  public:
   Gateway(control::Config config, std::vector<datapath::Worker*> workers)
       : config_(std::move(config)),
-        steering_(config_.inside_steering()),
+        steering_(inside_steering(config_)),
         workers_(std::move(workers)),
         started_(datapath::monotonic_now()) {}
 
@@ -234,10 +239,9 @@ class Gateway {
   // packets to).
   std::optional<nlohmann::json> explain(const vnet::ExplainQuery& q) {
     nlohmann::json out;
-    const bool by_port = steering_ == control::Steering::flow &&
-                         (q.flow.proto == net::Proto::tcp || q.flow.proto == net::Proto::udp);
-    datapath::Worker& owner = *workers_[datapath::owner_of_inside(
-        q.flow.src.addr, by_port ? q.flow.src.port : std::uint16_t{0}, workers_.size())];
+    const bool ported = q.flow.proto == net::Proto::tcp || q.flow.proto == net::Proto::udp;
+    datapath::Worker& owner = *workers_[datapath::owner_of_connection(
+        steering_, q.flow.src.addr, q.flow.src.port, ported, workers_.size())];
     const bool ok = owner.call(
         [&](datapath::Worker& w) {
           out = vnet::to_json(vnet::explain_live(w.network().get(), w.engine(), q));
@@ -356,7 +360,7 @@ class Gateway {
  private:
   std::mutex mu_;
   control::Config config_;
-  control::Steering steering_;  // fixed at start: a reload that changes it is refused
+  datapath::InsideSteering steering_;  // fixed at start: a reload that changes it is refused
   std::vector<datapath::Worker*> workers_;
   nat::Time started_;
   telemetry::Availability availability_;
@@ -567,11 +571,6 @@ void install_routes(httplib::Server& srv, Gateway& gw, const std::filesystem::pa
   });
 }
 
-datapath::InsideSteering inside_steering(const control::Config& c) {
-  return c.inside_steering() == control::Steering::host ? datapath::InsideSteering::host
-                                                        : datapath::InsideSteering::flow;
-}
-
 // Restores the flows of a previous run, if its state file is usable; never fatal.
 // Each flow goes to the worker that owns its public port (datapath/shard.hpp).
 void restore(const std::vector<datapath::Worker*>& workers, datapath::InsideSteering steering,
@@ -602,10 +601,9 @@ void restore(const std::vector<datapath::Worker*>& workers, datapath::InsideStee
         datapath::owner_of_port(f.public_endpoint.port, lim.port_min, lim.port_max, workers.size());
     // A flow saved by a gateway with other workers or another steering: its outbound packets
     // would now reach a worker that does not hold it (which would map them anew).
-    const bool by_port = steering == datapath::InsideSteering::flow && f.proto != nat::L4::icmp;
     if (f.inside_linked &&
-        datapath::owner_of_inside(f.inside.addr, by_port ? f.inside.port : std::uint16_t{0},
-                                  workers.size()) != owner) {
+        datapath::owner_of_connection(steering, f.inside.addr, f.inside.port,
+                                      f.proto != nat::L4::icmp, workers.size()) != owner) {
       ++moved;
       continue;
     }

@@ -110,6 +110,13 @@ std::size_t owner_of_inside(net::Ipv4 source, std::uint16_t source_port,
   return ((key * kHashMultiplier) >> 16) % count;  // the kernel takes the modulo
 }
 
+std::size_t owner_of_connection(InsideSteering steering, net::Ipv4 source,
+                                std::uint16_t source_port, bool ported,
+                                std::size_t count) noexcept {
+  const bool by_port = steering == InsideSteering::flow && ported;
+  return owner_of_inside(source, by_port ? source_port : std::uint16_t{0}, count);
+}
+
 std::vector<io::BpfInstruction> inside_steering_program(InsideSteering steering) {
   Program p;
   const int ret0 = p.label(), address = p.label(), hash = p.label();

@@ -52,6 +52,11 @@ enum class InsideSteering : std::uint8_t { flow, host };
 // the owner is then the one of every packet of the host without a port.
 [[nodiscard]] std::size_t owner_of_inside(net::Ipv4 source, std::uint16_t source_port,
                                           std::size_t count) noexcept;
+// The worker that owns a connection from `source`:`source_port` (`ported`: TCP or UDP, whose
+// packets the program steers by port), as the inside fanout program steers its packets.
+[[nodiscard]] std::size_t owner_of_connection(InsideSteering steering, net::Ipv4 source,
+                                              std::uint16_t source_port, bool ported,
+                                              std::size_t count) noexcept;
 
 // The fanout programs. Outside: frames that are not IPv4 (ARP), or that carry no port
 // (fragments, other protocols, ICMP other than echo replies and errors, errors with IP options

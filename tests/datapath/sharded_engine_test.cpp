@@ -233,6 +233,20 @@ TEST(Shards, SteeredByFlowOneHostReachesTheWholePerDestinationLimit) {
   EXPECT_EQ(g.drops(DropReason::connection_limit), 30u);
 }
 
+// What explain and the state file's restore ask: the owner of a connection, as steered.
+TEST(Shards, TheOwnerOfAConnectionFollowsTheSteering) {
+  const Ipv4 h{10, 0, 0, 11};
+  for (std::uint16_t port = 40000; port < 40016; ++port) {
+    EXPECT_EQ(datapath::owner_of_connection(datapath::InsideSteering::flow, h, port, true, 3),
+              datapath::owner_of_inside(h, port, 3));
+    EXPECT_EQ(datapath::owner_of_connection(datapath::InsideSteering::flow, h, port, false, 3),
+              datapath::owner_of_inside(h, 0, 3))
+        << "ICMP: by address";
+    EXPECT_EQ(datapath::owner_of_connection(datapath::InsideSteering::host, h, port, true, 3),
+              datapath::owner_of_inside(h, 0, 3));
+  }
+}
+
 // Steered by flow, an inside host's ICMP error about a datagram it received reaches the worker
 // of the flow it quotes (by the quoted destination port, the host's), which translates it.
 TEST(Shards, AnInsideHostsIcmpErrorReachesTheWorkerOfTheFlowItQuotes) {
