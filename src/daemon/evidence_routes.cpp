@@ -35,8 +35,7 @@ void install_evidence_routes(httplib::Server& srv, const std::vector<datapath::W
                        ftp.insert(ftp.end(), f.begin(), f.end());
                        ftp_total += w.engine().ftp_active_commands();
                        ftp_alg = w.engine().config().ftp_alg;
-                       alg.rewritten += w.engine().ftp_alg_stats().rewritten;
-                       alg.not_rewritten += w.engine().ftp_alg_stats().not_rewritten;
+                       alg += w.engine().ftp_alg_stats();
                        now = datapath::monotonic_now();
                      },
                      std::chrono::milliseconds(2000));

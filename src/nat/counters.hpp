@@ -73,4 +73,20 @@ inline Counters& Counters::operator+=(const Counters& o) noexcept {
   return *this;
 }
 
+// What the FTP ALG (EngineConfig::ftp_alg) did, since start.
+struct FtpAlgStats {
+  std::uint64_t rewritten = 0;          // PORT/EPRT commands rewritten to a public IP:port
+  std::uint64_t not_rewritten = 0;      // commands left as they were (see nat/README.md)
+  std::uint64_t data_connections = 0;   // expected data connections let in
+  std::uint64_t expectations_lost = 0;  // pending ones replaced because the table was full
+
+  FtpAlgStats& operator+=(const FtpAlgStats& o) noexcept {
+    rewritten += o.rewritten;
+    not_rewritten += o.not_rewritten;
+    data_connections += o.data_connections;
+    expectations_lost += o.expectations_lost;
+    return *this;
+  }
+};
+
 }  // namespace natgw::nat

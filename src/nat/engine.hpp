@@ -152,14 +152,6 @@ struct DropSample {
   Direction direction = Direction::out;
 };
 
-// What the FTP ALG (EngineConfig::ftp_alg) did, since start.
-struct FtpAlgStats {
-  std::uint64_t rewritten = 0;          // PORT/EPRT commands rewritten to a public IP:port
-  std::uint64_t not_rewritten = 0;      // commands left as they were (see nat/README.md)
-  std::uint64_t data_connections = 0;   // expected data connections let in
-  std::uint64_t expectations_lost = 0;  // pending ones replaced because the table was full
-};
-
 // A PORT or EPRT command seen on an FTP control connection (active FTP), for diagnosis.
 struct FtpActiveSample {
   Time time{};

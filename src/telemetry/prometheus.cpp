@@ -82,8 +82,7 @@ void fill_from_engine(Snapshot& s, const nat::Engine& engine) {
   s.port_inventory = std::uint32_t{engine.config().limits.port_max} - engine.config().limits.port_min + 1;
   s.flow_capacity = engine.flow_capacity();
   s.slots_in_use = engine.slots_in_use();
-  const nat::FtpAlgStats& alg = engine.ftp_alg_stats();
-  s.ftp_alg = {alg.rewritten, alg.not_rewritten, alg.data_connections, alg.expectations_lost};
+  s.ftp_alg = engine.ftp_alg_stats();
   s.public_ips.clear();
   const auto pubs = engine.public_ips();
   for (std::size_t i = 0; i < pubs.size(); ++i) {
@@ -109,10 +108,7 @@ void accumulate(Snapshot& total, const Snapshot& part) {
   total.probes_ok += part.probes_ok;
   total.frames_not_for_gateway += part.frames_not_for_gateway;
   total.checksums_completed += part.checksums_completed;
-  total.ftp_alg.rewritten += part.ftp_alg.rewritten;
-  total.ftp_alg.not_rewritten += part.ftp_alg.not_rewritten;
-  total.ftp_alg.data_connections += part.ftp_alg.data_connections;
-  total.ftp_alg.expectations_lost += part.ftp_alg.expectations_lost;
+  total.ftp_alg += part.ftp_alg;
   total.network_modelled = total.network_modelled || part.network_modelled;
   for (std::size_t i = 0; i < vnet::kNextHopTypeCount; ++i) {
     total.forwarded_packets[i] += part.forwarded_packets[i];

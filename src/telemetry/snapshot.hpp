@@ -66,11 +66,7 @@ struct Snapshot {
   std::uint64_t probes_ok = 0;
   std::uint64_t frames_not_for_gateway = 0;
   std::uint64_t checksums_completed = 0;
-  // The FTP ALG (EngineConfig::ftp_alg), since start: PORT/EPRT commands rewritten and left as
-  // they were, expected data connections let in, expectations lost to a full table.
-  struct FtpAlg {
-    std::uint64_t rewritten = 0, not_rewritten = 0, data_connections = 0, expectations_lost = 0;
-  } ftp_alg;
+  nat::FtpAlgStats ftp_alg;  // what the FTP ALG did (all zero while it is off)
   std::vector<InterfaceReport> interfaces;
   // The network around the gateway (src/vnet): enforced when there is a `network:` section.
   bool network_modelled = false;
